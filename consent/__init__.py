@@ -1,0 +1,1 @@
+"""Fair processing notice versions, notices given to families, objections and overrides."""

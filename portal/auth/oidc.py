@@ -1,0 +1,117 @@
+"""The OpenID Connect relying party: one authlib client per configured provider.
+
+authlib does the protocol (state, nonce, PKCE S256, code exchange, JWKS signature check), but two of
+its defaults are unsafe for us and are overridden here: it does not check ``aud`` unless told, and
+passing ``claims_options`` replaces its ``iss`` check, so every claim rule is restated explicitly.
+Its claim errors are joserfc exceptions, not ``OAuthError``, so both are caught.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, current_app, request, url_for
+from joserfc.errors import JoseError
+
+from portal.auth.providers import ProviderConfig
+from portal.auth.signin import Refusal, SignInRefused
+
+log = logging.getLogger(__name__)
+
+#: seconds of clock skew tolerated on exp and iat
+LEEWAY = 60
+HTTP_TIMEOUT = 10
+
+
+def init_app(app: Flask, providers: list[ProviderConfig]) -> None:
+    oauth = OAuth(app)
+    for provider in providers:
+        oauth.register(
+            provider.key,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            server_metadata_url=provider.metadata_url,
+            client_kwargs={
+                "scope": " ".join(provider.scopes),
+                "code_challenge_method": "S256",
+                "token_endpoint_auth_method": "client_secret_basic",
+                "timeout": HTTP_TIMEOUT,
+            },
+        )
+    app.extensions["portal_oauth"] = oauth
+    app.extensions["portal_providers"] = {p.key: p for p in providers}
+
+
+def providers() -> dict[str, ProviderConfig]:
+    return current_app.extensions["portal_providers"]
+
+
+def _client(key: str) -> Any:
+    return current_app.extensions["portal_oauth"].create_client(key)
+
+
+def start(provider: ProviderConfig) -> Any:
+    """Return the redirect to the provider's authorisation endpoint (state, nonce and PKCE included)."""
+    client = _client(provider.key)
+    extra = {"acr_values": provider.acr_values} if provider.acr_values else {}
+    try:
+        return client.authorize_redirect(url_for("auth.callback", provider_key=provider.key, _external=True), **extra)
+    except (requests.RequestException, ValueError, OAuthError) as exc:
+        # metadata could not be fetched or parsed: the provider is down or misconfigured
+        raise SignInRefused(Refusal.PROVIDER_UNAVAILABLE, repr(exc)) from exc
+
+
+def finish(provider: ProviderConfig) -> dict[str, Any]:
+    """Validate the provider's response and return the verified claims.
+
+    Raises:
+        SignInRefused: for anything short of a fully valid response; never lets an exception through.
+    """
+    client = _client(provider.key)
+    try:
+        metadata = client.load_server_metadata()
+        # RFC 9207: a provider that names itself in the response must name the one we asked
+        if "iss" in request.args and request.args["iss"] != metadata.get("issuer"):
+            raise SignInRefused(Refusal.INVALID_RESPONSE, "iss parameter does not match the provider")
+        if metadata.get("issuer") != provider.issuer:
+            raise SignInRefused(Refusal.INVALID_RESPONSE, "discovery issuer differs from configuration")
+        token = client.authorize_access_token(
+            claims_options={
+                "iss": {"essential": True, "value": provider.issuer},
+                "aud": {"essential": True, "value": provider.client_id},
+                "sub": {"essential": True},
+                "exp": {"essential": True},
+                "iat": {"essential": True},
+            },
+            leeway=LEEWAY,
+        )
+        claims = token.get("userinfo")
+        if not claims:
+            # authlib skips id_token validation entirely when the token response lacks one
+            raise SignInRefused(Refusal.INVALID_RESPONSE, "no id_token in the token response")
+        claims = dict(claims)
+        aud = claims.get("aud")
+        if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != provider.client_id:
+            raise SignInRefused(Refusal.INVALID_RESPONSE, "multiple audiences without azp")
+        if provider.use_userinfo:
+            extra = dict(client.userinfo(token=token))
+            if extra.get("sub") != claims.get("sub"):
+                raise SignInRefused(Refusal.INVALID_RESPONSE, "userinfo sub differs from id_token sub")
+            claims = {**extra, **claims}
+        return claims
+    except SignInRefused:
+        raise
+    except OAuthError as exc:
+        reason = Refusal.PROVIDER_ERROR if request.args.get("error") else Refusal.INVALID_RESPONSE
+        raise SignInRefused(reason, f"{exc.error}: {exc.description}") from exc
+    except JoseError as exc:
+        raise SignInRefused(Refusal.INVALID_RESPONSE, f"id_token rejected: {exc!r}") from exc
+    except requests.RequestException as exc:
+        raise SignInRefused(Refusal.PROVIDER_UNAVAILABLE, repr(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        # malformed JSON or token shapes from the provider
+        raise SignInRefused(Refusal.INVALID_RESPONSE, repr(exc)) from exc

@@ -1,0 +1,176 @@
+"""A Flask ``SessionInterface`` that keeps session data in the database.
+
+Why not Flask's signed cookie: it cannot be revoked, so signing out would leave a copied cookie
+working. Here the cookie carries only an opaque token; sign-out deletes the row, sign-in issues a new
+token (session fixation), and every load enforces the idle timeout and the absolute lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.datastructures import CallbackDict
+
+from portal.auth.models import ServerSession
+
+#: write last_seen_at at most this often, so reading pages does not write on every request
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class DatabaseSession(CallbackDict, SessionMixin):
+    def __init__(
+        self, initial: dict[str, Any] | None = None, token: str | None = None, created_at: datetime | None = None
+    ) -> None:
+        def on_update(_self: Any) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.token = token
+        self.created_at = created_at
+        self.modified = False
+        self.rotate = False
+        self.destroy = False
+        self.touch = False
+        #: true when the cookie named a session that had timed out, so the page can say so
+        self.expired = False
+
+    def regenerate(self) -> None:
+        """Issue a new token at the next save and drop the old row (call at sign-in)."""
+        self.rotate = True
+        self.modified = True
+
+    def invalidate(self) -> None:
+        """Delete the server-side row and clear the cookie (call at sign-out)."""
+        self.clear()
+        self.destroy = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def _limits(self, app: Flask) -> tuple[timedelta, timedelta]:
+        return (
+            timedelta(minutes=int(app.config["SESSION_IDLE_MINUTES"])),
+            timedelta(hours=int(app.config["SESSION_ABSOLUTE_HOURS"])),
+        )
+
+    def open_session(self, app: Flask, request: Request) -> DatabaseSession:
+        token = request.cookies.get(self.get_cookie_name(app))
+        if not token or len(token) > 100:
+            return DatabaseSession()
+        now = datetime.now(UTC)
+        idle, _absolute = self._limits(app)
+        with self.factory() as db:
+            row = db.get(ServerSession, _hash(token))
+            if row is None:
+                return DatabaseSession()
+            if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+                db.delete(row)
+                db.commit()
+                result = DatabaseSession()
+                result.expired = True
+                return result
+            result = DatabaseSession(dict(row.data or {}), token=token, created_at=_aware(row.created_at))
+            result.touch = _aware(row.last_seen_at) + TOUCH_INTERVAL <= now
+            return result
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, DatabaseSession)
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        now = datetime.now(UTC)
+        _idle, absolute = self._limits(app)
+
+        if session.destroy or (not session and session.token and session.modified):
+            if session.token:
+                with self.factory() as db:
+                    db.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(session.token)))
+                    db.commit()
+            response.delete_cookie(
+                name,
+                domain=domain,
+                path=path,
+                secure=self.get_cookie_secure(app),
+                httponly=True,
+                samesite=self.get_cookie_samesite(app),
+            )
+            return
+        if not session and not session.token:
+            return  # never create a row for an empty anonymous session
+
+        with self.factory() as db:
+            if session.token is None or session.rotate:
+                if session.token is not None:
+                    db.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(session.token)))
+                token = secrets.token_urlsafe(32)
+                created = now if session.rotate or session.created_at is None else session.created_at
+                db.add(
+                    ServerSession(
+                        token_hash=_hash(token),
+                        user_id=_user_id(session),
+                        data=dict(session),
+                        created_at=created,
+                        last_seen_at=now,
+                        expires_at=created + absolute,
+                    )
+                )
+                db.commit()
+                session.token, session.rotate = token, False
+            elif session.modified or session.touch:
+                row = db.get(ServerSession, _hash(session.token))
+                if row is None:  # signed out elsewhere while this request ran
+                    return
+                row.data = dict(session)
+                row.user_id = _user_id(session)
+                row.last_seen_at = now
+                db.commit()
+            else:
+                return
+        response.set_cookie(
+            name,
+            session.token,
+            max_age=int(absolute.total_seconds()),
+            path=path,
+            domain=domain,
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
+        response.vary.add("Cookie")
+
+
+def _user_id(session: DatabaseSession) -> Any:
+    import uuid
+
+    raw = session.get("_user_id")
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def purge_expired(db: Session, idle: timedelta) -> int:
+    """Delete sessions past their absolute or idle limit; returns how many went."""
+    now = datetime.now(UTC)
+    result = db.execute(
+        delete(ServerSession).where((ServerSession.expires_at <= now) | (ServerSession.last_seen_at <= now - idle))
+    )
+    return result.rowcount or 0

@@ -1,0 +1,129 @@
+"""Configuration, read from the environment inside the app factory, never at import time.
+
+Defaults are safe to publish: the development profile generates its own secrets into the instance
+folder, and the production profile has no defaults for secrets at all and refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+DEV_SECRET_MARKER = "dev-only-"  # noqa: S105 - a prefix that marks generated dev secrets, not a secret
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or incomplete; the app refuses to start."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def instance_secret(instance_path: Path, name: str) -> str:
+    """Return a development secret kept in the instance folder, creating it on first use.
+
+    Development secrets carry a marker so the production check can recognise and refuse them.
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / name
+    if not path.exists():
+        path.write_text(DEV_SECRET_MARKER + secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+
+
+def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
+    """Build the Flask configuration mapping from environment variables.
+
+    Args:
+        instance_path: the app's instance folder, where development secrets and keys live.
+        env: the environment to read (defaults to ``os.environ``); tests pass their own.
+
+    Returns:
+        A mapping for ``app.config.update``.
+
+    Raises:
+        ConfigError: production configuration that is missing secrets or uses development ones.
+    """
+    env = dict(os.environ if env is None else env)
+    profile = env.get("PORTAL_ENV", "development").strip().lower()
+    if profile not in {"development", "test", "production"}:
+        raise ConfigError(f"PORTAL_ENV must be development, test or production, not {profile!r}")
+    production = profile == "production"
+
+    if production:
+        secret_key = env.get("PORTAL_SECRET_KEY", "")
+        database_url = env.get("PORTAL_DATABASE_URL", "")
+    else:
+        secret_key = env.get("PORTAL_SECRET_KEY") or instance_secret(instance_path, "secret_key")
+        database_url = env.get("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.sqlite3'}"
+
+    base_url = env.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    dev_idp = _bool(env.get("PORTAL_DEV_IDP"), default=not production)
+
+    config: dict[str, object] = {
+        "PORTAL_ENV": profile,
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": database_url,
+        "BASE_URL": base_url,
+        "SERVICE_NAME": env.get("PORTAL_SERVICE_NAME", "Supporting Families partner portal"),
+        "COUNCIL_NAME": env.get("PORTAL_COUNCIL_NAME", "Example County Council"),
+        "DEV_IDP_ENABLED": dev_idp,
+        "IDP_CONFIG_FILE": env.get("PORTAL_IDP_CONFIG", ""),
+        "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
+        "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),
+        "SESSION_COOKIE_NAME": "__Host-portal" if production else "portal_session",
+        "SESSION_COOKIE_SECURE": production or base_url.startswith("https://"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session, no longer
+        "ALLOW_SQLITE_IN_PRODUCTION": _bool(env.get("PORTAL_ALLOW_SQLITE")),
+        "TRUST_PROXY": _int(env, "PORTAL_TRUST_PROXY", 0),
+        "PREFERRED_URL_SCHEME": "https" if base_url.startswith("https://") else "http",
+    }
+    if production:
+        check_production(config)
+    return config
+
+
+def check_production(config: dict[str, object]) -> None:
+    """Refuse a production configuration that would be unsafe to run on real families' data."""
+    problems = []
+    secret_key = str(config.get("SECRET_KEY") or "")
+    if len(secret_key) < 32:
+        problems.append("PORTAL_SECRET_KEY must be set to at least 32 random characters")
+    if secret_key.startswith(DEV_SECRET_MARKER):
+        problems.append("PORTAL_SECRET_KEY is a development secret")
+    if config.get("DEV_IDP_ENABLED"):
+        problems.append("the built-in development identity provider (PORTAL_DEV_IDP) must be off")
+    database_url = str(config.get("DATABASE_URL") or "")
+    if not database_url:
+        problems.append("PORTAL_DATABASE_URL must be set")
+    elif database_url.startswith("sqlite") and not config.get("ALLOW_SQLITE_IN_PRODUCTION"):
+        problems.append("SQLite is not for production; use PostgreSQL or set PORTAL_ALLOW_SQLITE=1")
+    if not str(config.get("BASE_URL", "")).startswith("https://"):
+        problems.append("PORTAL_BASE_URL must be an https:// address")
+    if not config.get("IDP_CONFIG_FILE"):
+        problems.append("PORTAL_IDP_CONFIG must name the identity provider configuration file")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems))

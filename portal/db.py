@@ -1,0 +1,88 @@
+"""Database engine and the per-request session.
+
+Plain SQLAlchemy 2.x rather than Flask-SQLAlchemy: services take a ``Session`` argument, so they run
+the same under a request, a CLI command or a test. One session per request, committed once by the
+``commits`` decorator after a successful response and rolled back otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout so it behaves like a server."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(str(app.config["DATABASE_URL"]))
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None or session.in_transaction():
+                # Anything not committed by @commits is discarded: fail closed.
+                session.rollback()
+            session.close()
+
+
+def engine() -> Engine:
+    return current_app.extensions["db_engine"]
+
+
+def session() -> Session:
+    """Return this request's session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+def commits(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Commit the request's session once, after the view returned a 2xx or 3xx response."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rv = view(*args, **kwargs)
+        response = current_app.make_response(rv)
+        if response.status_code < 400:
+            session().commit()
+        else:
+            session().rollback()
+        return response
+
+    return wrapper

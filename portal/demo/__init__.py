@@ -1,0 +1,1 @@
+"""Demo organisations and users for development, loaded idempotently by ``flask --app wsgi seed-demo``."""

@@ -1,0 +1,87 @@
+"""Load the demo organisations and users; running it twice changes nothing the second time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    subject: str
+    name: str
+    email: str
+    organisation: str  #: "<scheme>:<code>", the claim value the development IdP asserts
+    roles: tuple[str, ...]
+    registered: bool
+    disabled: bool
+
+
+def demo_document() -> dict[str, Any]:
+    return yaml.safe_load(resources.files("portal.demo").joinpath("demo_data.yaml").read_text())
+
+
+def demo_accounts() -> list[DemoAccount]:
+    """Every account the development identity provider offers, registered in the portal or not."""
+    doc = demo_document()
+    accounts = [
+        DemoAccount(
+            u["subject"],
+            u["name"],
+            u["email"],
+            u["organisation"],
+            tuple(u["roles"]),
+            True,
+            bool(u.get("disabled", False)),
+        )
+        for u in doc["users"]
+    ]
+    accounts += [
+        DemoAccount(u["subject"], u["name"], u["email"], u["organisation"], (), False, False)
+        for u in doc.get("idp_only_accounts", [])
+    ]
+    return accounts
+
+
+def seed_demo(db: Session, issuer: str) -> dict[str, int]:
+    """Create any demo organisation or user that is missing; returns counts of what was added.
+
+    Args:
+        db: an open session; the caller commits.
+        issuer: the development identity provider's issuer, which the demo users are bound to.
+    """
+    doc = demo_document()
+    added = {"organisations": 0, "users": 0}
+    orgs: dict[str, Organisation] = {}
+    for o in doc["organisations"]:
+        scheme = CodeScheme(o["scheme"])
+        org = db.scalar(select(Organisation).where(Organisation.code_scheme == scheme, Organisation.code == o["code"]))
+        if org is None:
+            org = Organisation(kind=OrganisationKind(o["kind"]), name=o["name"], code_scheme=scheme, code=o["code"])
+            db.add(org)
+            added["organisations"] += 1
+        orgs[f"{scheme.value}:{o['code']}"] = org
+    db.flush()
+    for u in doc["users"]:
+        user = db.scalar(select(User).where(User.issuer == issuer, User.subject == u["subject"]))
+        if user is None:
+            user = User(
+                issuer=issuer,
+                subject=u["subject"],
+                display_name=u["name"],
+                email=u["email"],
+                organisation=orgs[u["organisation"]],
+                disabled=bool(u.get("disabled", False)),
+                role_grants=[UserRole(role=Role(r)) for r in u["roles"]],
+            )
+            db.add(user)
+            added["users"] += 1
+    db.flush()
+    return added

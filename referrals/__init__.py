@@ -1,0 +1,1 @@
+"""Nomination routes, the nomination journey, triage, matching and eligibility."""
