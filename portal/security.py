@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, abort, current_app, g, render_template, request
+from flask import Flask, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from portal.auth.rules import PUBLIC, SIGNED_IN, declaration
@@ -37,11 +37,14 @@ def init_app(app: Flask) -> None:
         if rule == PUBLIC:
             return None
         if not current_user.is_authenticated:
+            if getattr(session, "expired", False):
+                # say why they are back at sign-in; the flag only changes wording, so it may be spoofed
+                return redirect(url_for("auth.choose_provider", timed_out=1))
             return current_app.login_manager.unauthorized()
         if rule == SIGNED_IN:
             return None
         if not (current_user.roles & rule):
-            needed = " or ".join(sorted(role.label.lower() for role in rule))
+            needed = " or ".join(sorted(role.label for role in rule))
             g.forbidden_reason = f"This page is for users with the {needed} role. Your account does not have it."
             abort(403)
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, redirect, render_template, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -85,7 +85,7 @@ def choose_provider() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     return render_template(
-        "auth/sign_in.html", providers=list(oidc.providers().values()), timed_out=getattr(session, "expired", False)
+        "auth/sign_in.html", providers=list(oidc.providers().values()), timed_out=request.args.get("timed_out") == "1"
     )
 
 
