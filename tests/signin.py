@@ -22,7 +22,9 @@ def start_dev_sign_in(base_url: str, http: requests.Session) -> tuple[str, str]:
     return action, csrf_token(page.text)
 
 
-def dev_sign_in(base_url: str, subject: str, http: requests.Session | None = None) -> tuple[requests.Session, requests.Response]:
+def dev_sign_in(
+    base_url: str, subject: str, http: requests.Session | None = None
+) -> tuple[requests.Session, requests.Response]:
     """Sign in as a demo account; returns the browser-like session and the final response."""
     http = http or requests.Session()
     action, token = start_dev_sign_in(base_url, http)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -88,5 +87,4 @@ def resolve_user(db: Session, provider: ProviderConfig, claims: dict[str, Any]) 
         raise SignInRefused(Refusal.USER_DISABLED, f"user {user.id} is disabled")
     if not user.roles:
         raise SignInRefused(Refusal.NO_ROLES, f"user {user.id} holds no role")
-    user.last_signed_in_at = datetime.now(UTC)
     return SignedIn(user, organisation)

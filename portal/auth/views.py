@@ -102,7 +102,6 @@ def login(provider_key: str) -> ResponseReturnValue:
 
 @bp.get("/auth/callback/<provider_key>")
 @public
-@db.commits
 def callback(provider_key: str) -> ResponseReturnValue:
     """Validate the provider's answer, then sign the user in with a fresh session."""
     provider = oidc.providers().get(provider_key) or abort(404)

@@ -120,7 +120,6 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_signed_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
     role_grants: Mapped[list[UserRole]] = relationship(

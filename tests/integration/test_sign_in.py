@@ -61,7 +61,9 @@ def test_sign_out_invalidates_the_session_on_the_server(live_app):
     copied = requests.get(f"{live_app.url}/home", cookies={"portal_session": cookie}, timeout=10, allow_redirects=False)
     assert copied.status_code == 302, "a copied cookie must not work after sign-out"
     with live_app.app.app_context():
-        remaining = db.session().scalar(select(func.count()).select_from(ServerSession).where(ServerSession.user_id.is_not(None)))
+        remaining = db.session().scalar(
+            select(func.count()).select_from(ServerSession).where(ServerSession.user_id.is_not(None))
+        )
     assert remaining == 0
 
 
