@@ -75,8 +75,9 @@ def finish(provider: ProviderConfig) -> dict[str, Any]:
     try:
         metadata = client.load_server_metadata()
         # RFC 9207: a provider that names itself in the response must name the one we asked
-        if "iss" in request.args and request.args["iss"] != metadata.get("issuer"):
-            raise SignInRefused(Refusal.INVALID_RESPONSE, "iss parameter does not match the provider")
+        iss_expected = "iss" in request.args or metadata.get("authorization_response_iss_parameter_supported")
+        if iss_expected and request.args.get("iss") != metadata.get("issuer"):
+            raise SignInRefused(Refusal.INVALID_RESPONSE, "iss parameter missing or not this provider's")
         if metadata.get("issuer") != provider.issuer:
             raise SignInRefused(Refusal.INVALID_RESPONSE, "discovery issuer differs from configuration")
         token = client.authorize_access_token(

@@ -69,6 +69,29 @@ def _require(entry: dict[str, Any], name: str, where: str) -> str:
     return value.strip()
 
 
+def _optional_text(entry: dict[str, Any], name: str, where: str) -> str | None:
+    if name not in entry:
+        return None
+    value = entry[name]
+    if not isinstance(value, str) or not value.strip():
+        raise ProviderConfigError(f"{where}: '{name}' must be text")
+    return value.strip()
+
+
+def _optional_bool(entry: dict[str, Any], name: str, where: str) -> bool:
+    value = entry.get(name, False)
+    if not isinstance(value, bool):
+        raise ProviderConfigError(f"{where}: '{name}' must be true or false (unquoted)")
+    return value
+
+
+def _optional_url(entry: dict[str, Any], name: str, where: str) -> str:
+    value = _optional_text(entry, name, where)
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ProviderConfigError(f"{where}: '{name}' must be an http(s) URL")
+    return value or ""
+
+
 def parse_providers(
     document: Any, env: dict[str, str] | None = None, source: str = "provider configuration"
 ) -> list[ProviderConfig]:
@@ -111,8 +134,8 @@ def parse_providers(
         if not isinstance(scopes, list) or "openid" not in scopes or not all(isinstance(s, str) for s in scopes):
             raise ProviderConfigError(f"{where}: scopes must be a list that includes 'openid'")
         required_acr = entry.get("required_acr", [])
-        if not isinstance(required_acr, list):
-            raise ProviderConfigError(f"{where}: required_acr must be a list")
+        if not isinstance(required_acr, list) or not all(isinstance(v, str) and v for v in required_acr):
+            raise ProviderConfigError(f"{where}: required_acr must be a list of text values")
         orgs = entry.get("organisations")
         if not isinstance(orgs, list) or not orgs:
             raise ProviderConfigError(f"{where}: 'organisations' must list at least one binding")
@@ -145,12 +168,12 @@ def parse_providers(
                 client_id=_require(entry, "client_id", where),
                 client_secret=secret,
                 organisation_claim=_require(entry, "organisation_claim", where),
-                subject_claim=str(entry.get("subject_claim", "sub")),
+                subject_claim=_optional_text(entry, "subject_claim", where) or "sub",
                 scopes=tuple(scopes),
-                use_userinfo=bool(entry.get("use_userinfo", False)),
-                acr_values=entry.get("acr_values"),
-                required_acr=tuple(str(v) for v in required_acr),
-                discovery_url=str(entry.get("discovery_url", "")),
+                use_userinfo=_optional_bool(entry, "use_userinfo", where),
+                acr_values=_optional_text(entry, "acr_values", where),
+                required_acr=tuple(required_acr),
+                discovery_url=_optional_url(entry, "discovery_url", where),
                 bindings=tuple(bindings),
             )
         )

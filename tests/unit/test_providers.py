@@ -73,6 +73,11 @@ def _broken(mutate):
         (lambda d: d["providers"][0]["organisations"][0].update(scheme="nope"), "scheme 'nope'"),
         (lambda d: d["providers"][1]["organisations"][0].update(scheme="ods", code="Y99001"), "already bound"),
         (lambda d: d["providers"][0].update(issuer="ftp://x"), "http"),
+        (lambda d: d["providers"][0].update(use_userinfo="false"), "true or false"),
+        (lambda d: d["providers"][0].update(subject_claim=None), "'subject_claim' must be text"),
+        (lambda d: d["providers"][0].update(acr_values=["AAL3_ANY"]), "'acr_values' must be text"),
+        (lambda d: d["providers"][0].update(discovery_url="file:///etc/passwd"), "'discovery_url' must be an http"),
+        (lambda d: d["providers"][0].update(required_acr=[3]), "required_acr"),
     ],
 )
 def test_malformed_configuration_is_refused_with_a_clear_message(mutate, message):
