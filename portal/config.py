@@ -90,6 +90,7 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "COUNCIL_NAME": env.get("PORTAL_COUNCIL_NAME", "Example County Council"),
         "DEV_IDP_ENABLED": dev_idp,
         "IDP_CONFIG_FILE": env.get("PORTAL_IDP_CONFIG", ""),
+        "IDP_HTTP_TIMEOUT": _int(env, "PORTAL_IDP_HTTP_TIMEOUT", 10),
         "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),
         "SESSION_COOKIE_NAME": "__Host-portal" if production else "portal_session",

@@ -24,11 +24,17 @@ log = logging.getLogger(__name__)
 
 #: seconds of clock skew tolerated on exp and iat
 LEEWAY = 60
-HTTP_TIMEOUT = 10
+#: the only id_token signatures we accept: asymmetric ones. ``none`` proves nothing, and an HMAC "signature"
+#: keyed with the client secret could be forged by anyone who holds that secret, so neither is allowed
+#: whatever the provider's discovery document advertises.
+ALLOWED_ID_TOKEN_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 def init_app(app: Flask, providers: list[ProviderConfig]) -> None:
     oauth = OAuth(app)
+    # seconds before a provider that does not answer counts as down; authlib's requests session
+    # ignores a plain ``timeout`` in client_kwargs and wants ``default_timeout``
+    timeout = app.config["IDP_HTTP_TIMEOUT"]
     for provider in providers:
         oauth.register(
             provider.key,
@@ -39,7 +45,7 @@ def init_app(app: Flask, providers: list[ProviderConfig]) -> None:
                 "scope": " ".join(provider.scopes),
                 "code_challenge_method": "S256",
                 "token_endpoint_auth_method": "client_secret_basic",
-                "timeout": HTTP_TIMEOUT,
+                "default_timeout": timeout,
             },
         )
     app.extensions["portal_oauth"] = oauth
@@ -80,6 +86,7 @@ def finish(provider: ProviderConfig) -> dict[str, Any]:
             raise SignInRefused(Refusal.INVALID_RESPONSE, "iss parameter missing or not this provider's")
         if metadata.get("issuer") != provider.issuer:
             raise SignInRefused(Refusal.INVALID_RESPONSE, "discovery issuer differs from configuration")
+        _restrict_signing_algorithms(metadata)
         token = client.authorize_access_token(
             claims_options={
                 "iss": {"essential": True, "value": provider.issuer},
@@ -116,3 +123,19 @@ def finish(provider: ProviderConfig) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as exc:
         # malformed JSON or token shapes from the provider
         raise SignInRefused(Refusal.INVALID_RESPONSE, repr(exc)) from exc
+
+
+def _restrict_signing_algorithms(metadata: dict[str, Any]) -> None:
+    """Narrow, in place, the algorithms authlib will accept on the id_token to our allow-list.
+
+    authlib passes the discovery document's ``id_token_signing_alg_values_supported`` straight to the
+    JWS verifier, so a provider (or whoever can alter its discovery document) that lists ``none`` or
+    ``HS256`` would get those accepted. Discovery says RS256 is the default when the field is absent.
+    """
+    advertised = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+    if not isinstance(advertised, list):
+        raise SignInRefused(Refusal.INVALID_RESPONSE, "id_token_signing_alg_values_supported is not a list")
+    allowed = [alg for alg in advertised if alg in ALLOWED_ID_TOKEN_ALGS]
+    if not allowed:
+        raise SignInRefused(Refusal.INVALID_RESPONSE, f"provider offers no acceptable id_token algorithm: {advertised}")
+    metadata["id_token_signing_alg_values_supported"] = allowed
