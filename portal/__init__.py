@@ -49,6 +49,12 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
 
     _init_templates(app)
     db.init_app(app)
+    from portal import crypto  # imported here so `python -m portal.crypto` runs without a warning
+
+    crypto.init_app(app)
+    from portal import audit
+
+    audit.init_app(app)  # the access log's checkpoint keys: a bad production key stops the start here
     _init_sessions(app)
     csrf.init_app(app)
 
@@ -59,9 +65,10 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
     _init_sign_in(app, env)
     _register_blueprints(app)
 
-    from portal import cli
+    from portal import cli, commands
 
     cli.init_app(app)
+    commands.init_app(app)
     return app
 
 
@@ -141,10 +148,14 @@ def _init_sign_in(app: Flask, env: dict[str, str] | None) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal import main
+    from portal.audit import views as audit_views
     from portal.auth import views as auth_views
+    from portal.families import views as families_views
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(families_views.bp)
+    app.register_blueprint(audit_views.bp)
 
     @app.context_processor
     def _layout() -> dict[str, Any]:

@@ -90,6 +90,13 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "COUNCIL_NAME": env.get("PORTAL_COUNCIL_NAME", "Example County Council"),
         "DEV_IDP_ENABLED": dev_idp,
         "IDP_CONFIG_FILE": env.get("PORTAL_IDP_CONFIG", ""),
+        "KEYRING_FILE": env.get("PORTAL_KEYRING_FILE", ""),
+        "AUDIT_CHECKPOINT_INTERVAL": _int(env, "PORTAL_AUDIT_CHECKPOINT_INTERVAL", 1000),
+        # the access log's checkpoint signing key (PEM); development generates one into the instance folder
+        "AUDIT_SIGNING_KEY_FILE": env.get("PORTAL_AUDIT_SIGNING_KEY_FILE")
+        or ("" if production else str(instance_path / "audit_signing_key.pem")),
+        # older public keys (PEM) that still verify the checkpoints they signed, after a key rotation
+        "AUDIT_TRUSTED_KEYS_FILE": env.get("PORTAL_AUDIT_TRUSTED_KEYS_FILE", ""),
         "IDP_HTTP_TIMEOUT": _int(env, "PORTAL_IDP_HTTP_TIMEOUT", 10),
         "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),
@@ -126,5 +133,47 @@ def check_production(config: dict[str, object]) -> None:
         problems.append("PORTAL_BASE_URL must be an https:// address")
     if not config.get("IDP_CONFIG_FILE"):
         problems.append("PORTAL_IDP_CONFIG must name the identity provider configuration file")
+    problems += _keyring_problems(str(config.get("KEYRING_FILE") or ""))
+    problems += _audit_key_problems(config)
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))
+
+
+def _keyring_problems(path: str) -> list[str]:
+    """Production needs its own key ring file; a generated development ring would put real data under
+    keys that sit unprotected in the instance folder. The file's full validation happens when the app
+    loads it (``portal.crypto.load_keyring``); here a file that exists is checked so all problems are
+    reported together."""
+    if not path:
+        return ["PORTAL_KEYRING_FILE must name the encryption key ring file (see `flask keys-generate`)"]
+    if not Path(path).exists():
+        return []  # reported, with the path, when the app loads the ring
+    from portal.crypto import read_keyring_file
+
+    try:
+        ring = read_keyring_file(path)
+    except ConfigError as exc:
+        return [str(exc)]
+    return ["PORTAL_KEYRING_FILE is a development key ring"] if ring.development else []
+
+
+def _audit_key_problems(config: dict[str, object]) -> list[str]:
+    """Production signs access-log checkpoints with its own key, kept outside the database and the
+    instance folder; a generated development key would let anyone with the server's files forge them."""
+    problems = []
+    interval = config.get("AUDIT_CHECKPOINT_INTERVAL")
+    if not isinstance(interval, int) or interval < 1:
+        problems.append("PORTAL_AUDIT_CHECKPOINT_INTERVAL must be at least 1")
+    path = str(config.get("AUDIT_SIGNING_KEY_FILE") or "")
+    if not path:
+        problems.append("PORTAL_AUDIT_SIGNING_KEY_FILE must name the access-log signing key (see `flask audit-keygen`)")
+        return problems
+    if not Path(path).exists():
+        return problems  # reported, with the path, when the app loads the key
+    from portal.audit.signing import read_private_key_file
+
+    try:
+        _key, development = read_private_key_file(path)
+    except ConfigError as exc:
+        return [*problems, str(exc)]
+    return [*problems, "PORTAL_AUDIT_SIGNING_KEY_FILE is a development key"] if development else problems

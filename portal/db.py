@@ -7,12 +7,13 @@ the same under a request, a CLI command or a test. One session per request, comm
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -27,6 +28,11 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def enum_type(enum_class: type[enum.Enum], length: int = 32) -> Enum:
+    """Store an enum as its value in a plain string column (no native PostgreSQL enum types to migrate)."""
+    return Enum(enum_class, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 def make_engine(url: str) -> Engine:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import Blueprint, jsonify, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -49,3 +51,15 @@ def healthz() -> ResponseReturnValue:
     except SQLAlchemyError:
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "reachable"})
+
+
+@bp.app_template_filter("govuk_date")
+def govuk_date(value: date | datetime) -> str:
+    """Dates as GOV.UK writes them: 5 January 2026."""
+    return f"{value.day} {value:%B %Y}"
+
+
+@bp.app_template_filter("nhs_number")
+def format_nhs_number(value: str) -> str:
+    """NHS numbers in the 3-3-4 groups people read them in."""
+    return f"{value[:3]} {value[3:6]} {value[6:]}" if len(value) == 10 else value

@@ -1,7 +1,40 @@
 """Every model, imported in one place so that Alembic and the tests see the whole schema."""
 
+from consent.models import NoticeCoverage, NoticeGiven, NoticeGivenMember, NoticeVersion, Objection
+from portal.audit import models as audit_models  # noqa: F401 - registers the access log tables
 from portal.auth.models import ServerSession
 from portal.db import Base
+from portal.families.models import (
+    BreakGlassAccess,
+    Family,
+    FamilyMember,
+    Flag,
+    FlagConcern,
+    Person,
+    ServiceRelationship,
+)
 from portal.organisations.models import Organisation, User, UserRole
+from sharing_protocols.models import ProtocolFlow, ProtocolParty, SharingProtocol
 
-__all__ = ["Base", "Organisation", "ServerSession", "User", "UserRole"]
+__all__ = [
+    "Base",
+    "BreakGlassAccess",
+    "Family",
+    "FamilyMember",
+    "Flag",
+    "FlagConcern",
+    "NoticeCoverage",
+    "NoticeGiven",
+    "NoticeGivenMember",
+    "NoticeVersion",
+    "Objection",
+    "Organisation",
+    "Person",
+    "ProtocolFlow",
+    "ProtocolParty",
+    "ServerSession",
+    "ServiceRelationship",
+    "SharingProtocol",
+    "User",
+    "UserRole",
+]

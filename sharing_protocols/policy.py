@@ -1,43 +1,709 @@
-"""The value types of an access decision; the pure ``decide`` function arrives with the access gateway.
+"""The pure sharing decision: may this person, acting for this organisation, see this about this person?
 
-This module must stay free of Flask, SQLAlchemy and the clock (an import-linter contract enforces it),
-so that every rule can be tested as a truth table and every decision explained from plain facts.
+Every access to personal data passes ``portal.access.authorise``, which gathers the facts (the actor,
+the relationships their organisation has with the subject, the sharing protocols, the fair processing
+notices given to the family and any objections) and asks :func:`decide`. The function is pure: it
+imports only the standard library (an import-linter contract enforces it), never reads the clock (the
+date is one of the facts) and never touches the database. That is what lets every rule be tested as a
+truth table, every property be proved over random facts, and every decision be explained afterwards
+from the facts alone.
+
+The decision is deny by default. Each condition checked yields a :class:`Reason` with a stable code
+(for the access log and the DPO's searches) and a plain-English sentence addressed to the partner
+practitioner, with advice on what to do when it failed. A request passes only when role, relationship,
+protocol and notice all allow it and no upheld objection stands in the way; the :class:`Grant` list
+records which protocol and which notice version each permitted category relied on, for the log.
+
+Minimum necessary: what a permitted request sees is tiered. The existence of the flag and how to reach
+the lead professional (``Tier.EXISTENCE_AND_CONTACT``) need the programme-membership category to be
+covered; the detail of each sector concern (``Tier.DETAIL``) needs that concern's category covered too.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+
+#: The category "this person is in a supported family": the flag itself and the lead professional's
+#: contact. It decides whether anything is seen at all.
+PROGRAMME_MEMBERSHIP = "programme_membership"
+
+#: Purpose: partners seeing flags so that they can coordinate their support with the lead professional.
+SUPPORT_COORDINATION = "support_coordination"
+#: Purpose: partners nominating families to the council (equivalent-concern routes).
+IDENTIFICATION = "identification"
+
+#: Direction of a flow: the council shares with a partner (flags, concerns).
+TO_PARTNER = "council_to_partner"
+#: Direction of a flow: a partner shares with the council (nominations).
+TO_COUNCIL = "partner_to_council"
+
+#: The only protocol status under which a protocol covers anything.
+IN_FORCE = "in_force"
 
 
 class Tier(enum.IntEnum):
     """How much a permitted request may see; higher tiers include the lower ones."""
 
-    NOTHING = 0
+    NOTHING = 0  #: nothing about the person, not even that they are flagged
     EXISTENCE_AND_CONTACT = 1  #: that the person is flagged, and how to reach the lead professional
     DETAIL = 2  #: the named categories' detail as well
+
+
+class Action(enum.StrEnum):
+    """What the actor is trying to do. The value is what the access log stores."""
+
+    VIEW_FLAGS = "view_flags"  #: see a person's flag (and, where allowed, its concerns)
+    NOMINATE = "nominate"  #: nominate a person or family under a route
+    SEARCH_ACCESS_LOG = "search_access_log"  #: search and read the access log
+    VERIFY_ACCESS_LOG = "verify_access_log"  #: recompute the log's hash chain and checkpoints
+
+
+#: Which roles may attempt each action at all. A role is necessary, never sufficient for actions about
+#: a subject; break-glass never widens it.
+ROLE_ACTIONS: Mapping[Action, frozenset[str]] = MappingProxyType(
+    {
+        Action.VIEW_FLAGS: frozenset({"practitioner", "coordinator"}),
+        Action.NOMINATE: frozenset({"practitioner"}),
+        Action.SEARCH_ACCESS_LOG: frozenset({"dpo"}),
+        Action.VERIFY_ACCESS_LOG: frozenset({"dpo", "sysadmin"}),
+    }
+)
+
+#: Actions decided by role alone (:func:`decide_action`); every other action is about a subject and
+#: must go through :func:`decide`.
+ROLE_ONLY_ACTIONS: frozenset[Action] = frozenset({Action.SEARCH_ACCESS_LOG, Action.VERIFY_ACCESS_LOG})
+
+
+# --------------------------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user making the request, as the gate resolved them."""
+
+    user_id: str  #: the portal user's id
+    organisation_id: str  #: the organisation they act for
+    organisation_kind: str  #: that organisation's kind (gp_practice, school, rsl, ...)
+    roles: frozenset[str]  #: their roles within the portal (practitioner, coordinator, dpo, ...)
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """An organisation serves a person: a registered patient, a pupil on roll, a tenant, a caseload."""
+
+    organisation_id: str  #: the organisation that serves the person
+    person_id: str  #: the person served
+    kind: str  #: how (registered_patient, on_roll, tenant, caseload, ...), for the explanation
+    valid_from: date  #: first day the relationship holds (inclusive)
+    valid_to: date | None  #: last day it holds (inclusive); None while it is open
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One thing a protocol allows: a data category, for a purpose, in a direction."""
+
+    category: str  #: the data category (programme_membership, health, education, ...)
+    purpose: str  #: the purpose (support_coordination, identification)
+    direction: str  #: TO_PARTNER or TO_COUNCIL
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A sharing protocol (information sharing agreement) from the register."""
+
+    id: str  #: the register's id, logged with each decision that relied on it
+    reference: str  #: the human reference (e.g. "ISP-2024-03"), quoted to the user
+    status: str  #: "in_force", "draft", "suspended" or "withdrawn"; only in_force covers anything
+    valid_from: date  #: first day in force (inclusive)
+    valid_to: date | None  #: last day in force (inclusive); None if open-ended
+    party_organisation_ids: frozenset[str]  #: partner organisations that signed individually
+    party_kinds: frozenset[str]  #: classes of partner covered (e.g. every gp_practice in the area)
+    flows: frozenset[Flow]  #: the categories, purposes and directions it allows
+    lawful_basis: str  #: e.g. "UK GDPR Art 6(1)(e); Art 9(2)(h); Children Act 2004 s10"
+
+
+@dataclass(frozen=True)
+class NoticeGiven:
+    """A fair processing notice version given to a family: what it told them would be shared, with whom."""
+
+    id: str  #: the id of this giving of the notice, logged with each decision that relied on it
+    version_ref: str  #: the notice version's reference (e.g. "FPN v3"), quoted to the user
+    family_id: str  #: the family it was given to
+    member_person_ids: frozenset[str]  #: the family members it was given for
+    given_on: date  #: the day it was given; it covers nothing before that day
+    coverage: frozenset[tuple[str, str]]  #: (recipient organisation kind, category) pairs it names
+
+
+@dataclass(frozen=True)
+class Objection:
+    """A family member's objection to a category being shared, and whether it is respected."""
+
+    id: str  #: the objection's id
+    person_id: str  #: who objected
+    category: str  #: the category objected to
+    purpose: str | None  #: the purpose objected to; None objects to every purpose
+    upheld: bool  #: True: respected, the category is refused; False: overridden on a recorded basis
+    basis: str  #: the recorded reason an objection was overridden (safeguarding, a statutory gateway)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person the request is about, and what their flag holds."""
+
+    person_id: str  #: the person
+    family_id: str  #: their supported family
+    lead_professional_user_id: str | None  #: the family's lead professional, if assigned
+    categories: frozenset[str]  #: the concerns on the person's flag (health, education, ...)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is being asked, for what purpose, on which day."""
+
+    action: Action  #: what the actor is trying to do
+    purpose: str  #: why (support_coordination, identification)
+    direction: str  #: which way the data would flow (TO_PARTNER, TO_COUNCIL)
+    on: date  #: the day the request is decided (the gate passes today; the policy never reads a clock)
+    break_glass: bool = False  #: an emergency request: waives relationship and notice, never the rest
+    break_glass_reason: str = ""  #: why the emergency access is needed; required, and reviewed by the DPO
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the decision may look at, gathered by the gate. Nothing else is consulted."""
+
+    actor: Actor  #: who is asking
+    request: Request  #: what they ask
+    subject: Subject  #: about whom
+    relationships: tuple[Relationship, ...] = ()  #: relationships with the subject (others are ignored)
+    protocols: tuple[Protocol, ...] = ()  #: candidate protocols (any status; the policy filters)
+    notices: tuple[NoticeGiven, ...] = ()  #: notices given to the subject's family
+    objections: tuple[Objection, ...] = ()  #: objections recorded by the subject (others are ignored)
+
+
+# ------------------------------------------------------------------------------------------ decision
 
 
 @dataclass(frozen=True)
 class Reason:
     """One condition the decision checked: a stable code for the log, a sentence for the person."""
 
-    code: str
-    text: str
-    passed: bool
+    code: str  #: stable identifier (e.g. "no_protocol"), searched in the access log
+    text: str  #: plain English, addressed to the partner practitioner
+    passed: bool  #: whether the condition was met
+    advice: str = ""  #: what to do about it when it failed
+    category: str | None = None  #: the data category this check was about; None for role/relationship checks
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one permitted category relied on, so the log can name the protocol and notice version."""
+
+    category: str  #: the category permitted (programme_membership included)
+    protocol_id: str  #: the protocol relied on
+    protocol_ref: str  #: its human reference
+    notice_id: str | None  #: the notice given relied on; None only when waived by break-glass
+    notice_ref: str | None  #: that notice's version reference; None only when waived by break-glass
 
 
 @dataclass(frozen=True)
 class Decision:
-    permitted: bool
-    tier: Tier
-    reasons: tuple[Reason, ...] = ()
-    protocol_id: str | None = None
-    notice_issue_id: str | None = None
-    break_glass: bool = False
-    categories: frozenset[str] = field(default_factory=frozenset)
+    """The outcome of one request, with everything needed to explain and log it."""
+
+    permitted: bool  #: whether the request may proceed at all
+    tier: Tier  #: how much it may see
+    reasons: tuple[Reason, ...] = ()  #: each condition checked, in order, up to the first failed gate
+    grants: tuple[Grant, ...] = ()  #: what each permitted category relied on (programme membership first)
+    break_glass: bool = False  #: the request was an emergency one (always marked, for the DPO's review)
+    categories: frozenset[str] = field(default_factory=frozenset)  #: detail categories permitted
 
     @property
     def failed(self) -> tuple[Reason, ...]:
-        """The conditions that were not met, which the 403 page explains."""
+        """The conditions that were not met, which the 403 page (or the withheld-detail note) explains.
+
+        Careful: on a permitted decision, a failed reason with a ``category`` names a concern on the
+        person's flag that was withheld, so showing its text tells the reader that the concern exists
+        (e.g. that the person has a health concern). The log needs it; the page should decide whether
+        the reader may know it.
+        """
         return tuple(r for r in self.reasons if not r.passed)
+
+    @property
+    def protocol_ids(self) -> tuple[str, ...]:
+        """The protocols relied on, de-duplicated in order of first use, for the access log."""
+        return tuple(dict.fromkeys(g.protocol_id for g in self.grants))
+
+    @property
+    def notice_ids(self) -> tuple[str, ...]:
+        """The notices given relied on, de-duplicated in order of first use, for the access log."""
+        return tuple(dict.fromkeys(g.notice_id for g in self.grants if g.notice_id is not None))
+
+
+# ---------------------------------------------------------------------------------------- wording
+
+_ORGANISATION_KINDS = {
+    "gp_practice": "GP practices",
+    "school": "schools",
+    "rsl": "housing associations",
+    "probation": "probation services",
+    "police": "police forces",
+    "health_visiting": "health visiting teams",
+    "council_team": "council teams",
+    "other": "other partner organisations",
+}
+
+_CATEGORIES = {
+    PROGRAMME_MEMBERSHIP: "whether a person is in a supported family",
+    "crime_asb": "crime and anti-social behaviour",
+    "education": "school attendance",
+    "children_need_help": "children who need help",
+    "employment_finance": "work and money",
+    "domestic_abuse": "domestic abuse",
+    "health": "health",
+}
+
+_PURPOSES = {
+    SUPPORT_COORDINATION: "coordinating support",
+    IDENTIFICATION: "identifying families who need support",
+}
+
+_ACTIONS = {
+    Action.VIEW_FLAGS: "view flags",
+    Action.NOMINATE: "nominate families",
+    Action.SEARCH_ACCESS_LOG: "search the access log",
+    Action.VERIFY_ACCESS_LOG: "verify the access log",
+}
+
+_RELATIONSHIP_KINDS = {
+    "registered_patient": "a registered patient",
+    "on_roll": "a pupil on your roll",
+    "tenant": "a tenant",
+    "on_caseload": "on your caseload",
+    "nominator": "someone your organisation nominated",
+}
+
+_STATUSES = {
+    "draft": "still a draft",
+    "suspended": "suspended",
+    "withdrawn": "withdrawn",
+}
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+_ADVICE_ROLE = "Ask your organisation's administrator if you need this access."
+_ADVICE_BREAK_GLASS_REASON = (
+    "Say why you need emergency access. Every emergency access is reviewed by the data protection officer."
+)
+_ADVICE_RELATIONSHIP = (
+    "You can only see people your organisation serves. "
+    "If you need this person's information in an emergency, use break-glass access."
+)
+_ADVICE_PROTOCOL = "Ask your information governance lead whether a sharing protocol is being agreed."
+_ADVICE_NOTICE = "Contact the family's lead professional."
+_ADVICE_OBJECTION = "Contact the family's lead professional if you need to discuss this person's support."
+
+
+def _label(labels: Mapping[str, str], value: str) -> str:
+    return labels.get(value) or value.replace("_", " ")
+
+
+def _kind_words(kind: str) -> str:
+    """Plural words for an organisation kind, mid-sentence ("gp_practice" -> "GP practices")."""
+    return _label(_ORGANISATION_KINDS, kind)
+
+
+def _category_words(category: str) -> str:
+    """Lower-case words for a data category, mid-sentence ("crime_asb" -> "crime and anti-social behaviour")."""
+    return _label(_CATEGORIES, category)
+
+
+def _purpose_label(purpose: str) -> str:
+    return _label(_PURPOSES, purpose)
+
+
+def _long_date(day: date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _flow_phrase(category: str, kind: str, direction: str) -> str:
+    """E.g. "the council sharing information about health with GP practices"."""
+    what = f"information about {_category_words(category)}"
+    if direction == TO_COUNCIL:
+        return f"{_kind_words(kind)} sharing {what} with the council"
+    if direction == TO_PARTNER:
+        return f"the council sharing {what} with {_kind_words(kind)}"
+    return f"sharing {what} with {_kind_words(kind)} ({direction.replace('_', ' ')})"
+
+
+# ------------------------------------------------------------------------------------------- rules
+
+
+def _within(on: date, valid_from: date, valid_to: date | None) -> bool:
+    """Inclusive at both ends; an open end (None) never closes."""
+    return valid_from <= on and (valid_to is None or on <= valid_to)
+
+
+def _check_role(actor: Actor, action: Action) -> Reason:
+    allowed = ROLE_ACTIONS.get(action, frozenset())
+    what = _label(_ACTIONS, action)
+    if actor.roles & allowed:
+        return Reason("role_permitted", f"Your role allows you to {what}.", True)
+    return Reason("role_not_permitted", f"Your role does not allow you to {what}.", False, _ADVICE_ROLE)
+
+
+def _check_break_glass_reason(request: Request) -> Reason:
+    if request.break_glass_reason.strip():
+        return Reason(
+            "break_glass_reason_given",
+            "You gave a reason for emergency (break-glass) access. "
+            "This access is recorded and will be reviewed by the data protection officer.",
+            True,
+        )
+    return Reason(
+        "break_glass_reason_missing",
+        "You asked for emergency (break-glass) access without saying why.",
+        False,
+        _ADVICE_BREAK_GLASS_REASON,
+    )
+
+
+def _check_relationship(facts: Facts) -> Reason:
+    actor, subject, on = facts.actor, facts.subject, facts.request.on
+    live = sorted(
+        (
+            r
+            for r in facts.relationships
+            if r.organisation_id == actor.organisation_id
+            and r.person_id == subject.person_id
+            and _within(on, r.valid_from, r.valid_to)
+        ),
+        key=lambda r: (r.kind, r.valid_from, r.valid_to or date.max),
+    )
+    if live:
+        how = _label(_RELATIONSHIP_KINDS, live[0].kind)
+        return Reason("relationship_live", f"Your organisation currently serves this person ({how}).", True)
+    if subject.lead_professional_user_id is not None and subject.lead_professional_user_id == actor.user_id:
+        return Reason("lead_professional", "You are the lead professional for this person's family.", True)
+    if facts.request.break_glass:
+        return Reason(
+            "relationship_waived_break_glass",
+            "Your organisation does not currently serve this person. "
+            "Emergency (break-glass) access was used instead and will be reviewed.",
+            True,
+        )
+    return Reason(
+        "no_relationship",
+        "Your organisation does not currently serve this person.",
+        False,
+        _ADVICE_RELATIONSHIP,
+    )
+
+
+def _protocols_naming(facts: Facts, category: str) -> list[Protocol]:
+    """Protocols naming this actor as a party and this flow, whatever their status and dates."""
+    actor, request = facts.actor, facts.request
+    wanted = Flow(category, request.purpose, request.direction)
+    return [
+        p
+        for p in facts.protocols
+        if (actor.organisation_id in p.party_organisation_ids or actor.organisation_kind in p.party_kinds)
+        and wanted in p.flows
+    ]
+
+
+def _by_reference(protocol: Protocol) -> tuple[str, str]:
+    return (protocol.reference, protocol.id)
+
+
+def _protocol_for(facts: Facts, category: str) -> Protocol | None:
+    """The protocol in force covering this flow for this actor, chosen deterministically."""
+    on = facts.request.on
+    covering = [
+        p for p in _protocols_naming(facts, category) if p.status == IN_FORCE and _within(on, p.valid_from, p.valid_to)
+    ]
+    return min(covering, key=_by_reference, default=None)
+
+
+def _why_not_in_force(facts: Facts, category: str) -> str:
+    """Why no protocol covers the flow, when one would but is not in force on the day.
+
+    It tells the practitioner and their IG lead what to chase (a suspended protocol, a renewal). It
+    changes only the wording of the ``no_protocol`` reason, never the decision.
+    """
+    naming = _protocols_naming(facts, category)
+    if not naming:
+        return ""
+    protocol, on = min(naming, key=_by_reference), facts.request.on
+    if protocol.status != IN_FORCE:
+        state = _STATUSES.get(protocol.status, f"not in force ({protocol.status.replace('_', ' ')})")
+        return f" Sharing protocol {protocol.reference}, which would cover it, is {state}."
+    if on < protocol.valid_from:
+        return (
+            f" Sharing protocol {protocol.reference}, which would cover it, "
+            f"does not come into force until {_long_date(protocol.valid_from)}."
+        )
+    if protocol.valid_to is not None and protocol.valid_to < on:
+        return f" Sharing protocol {protocol.reference}, which covered it, expired on {_long_date(protocol.valid_to)}."
+    return ""
+
+
+def _notice_for(facts: Facts, category: str) -> NoticeGiven | None:
+    """The earliest notice given to this person's family that names this category for this recipient."""
+    subject, on, kind = facts.subject, facts.request.on, facts.actor.organisation_kind
+    covering = [
+        n
+        for n in facts.notices
+        if n.family_id == subject.family_id
+        and subject.person_id in n.member_person_ids
+        and n.given_on <= on
+        and (kind, category) in n.coverage
+    ]
+    return min(covering, key=lambda n: (n.given_on, n.id), default=None)
+
+
+def _objections_to(facts: Facts, category: str) -> list[Objection]:
+    person, purpose = facts.subject.person_id, facts.request.purpose
+    return sorted(
+        (
+            o
+            for o in facts.objections
+            if o.person_id == person and o.category == category and (o.purpose is None or o.purpose == purpose)
+        ),
+        key=lambda o: (o.id, o.purpose or "", o.upheld, o.basis),
+    )
+
+
+def _check_category(facts: Facts, category: str) -> tuple[list[Reason], Grant | None]:
+    """Protocol, then notice, then objections, for one category; stops at the first failure.
+
+    Returns the reasons and, when every check passed, the grant the category relies on.
+    """
+    request, kind = facts.request, facts.actor.organisation_kind
+    flow = _flow_phrase(category, kind, request.direction)
+    purpose = _purpose_label(request.purpose)
+    reasons: list[Reason] = []
+
+    protocol = _protocol_for(facts, category)
+    if protocol is None:
+        reasons.append(
+            Reason(
+                "no_protocol",
+                f"No sharing protocol in force covers {flow} for {purpose}.{_why_not_in_force(facts, category)}",
+                False,
+                _ADVICE_PROTOCOL,
+                category,
+            )
+        )
+        return reasons, None
+    reasons.append(
+        Reason(
+            "protocol_in_force",
+            f"Sharing protocol {protocol.reference} covers {flow} for {purpose}.",
+            True,
+            category=category,
+        )
+    )
+
+    notice = _notice_for(facts, category)
+    if notice is not None:
+        reasons.append(
+            Reason(
+                "notice_covers",
+                f"The fair processing notice given to this family ({notice.version_ref}, "
+                f"{_long_date(notice.given_on)}) covers {flow}.",
+                True,
+                category=category,
+            )
+        )
+    elif request.break_glass:
+        reasons.append(
+            Reason(
+                "notice_waived_break_glass",
+                f"No fair processing notice given to this family covers {flow}. "
+                "Emergency (break-glass) access was used instead and will be reviewed.",
+                True,
+                category=category,
+            )
+        )
+    else:
+        reasons.append(
+            Reason(
+                "no_notice",
+                f"No fair processing notice given to this family covers {flow}.",
+                False,
+                _ADVICE_NOTICE,
+                category,
+            )
+        )
+        return reasons, None
+
+    objections = _objections_to(facts, category)
+    what = f"sharing information about {_category_words(category)}"
+    upheld = [o for o in objections if o.upheld]
+    if upheld:
+        reasons.append(
+            Reason(
+                "objection_upheld",
+                f"This person has objected to {what}, and their objection is respected.",
+                False,
+                _ADVICE_OBJECTION,
+                category,
+            )
+        )
+        return reasons, None
+    if objections:
+        for objection in objections:
+            basis = objection.basis.strip().rstrip(".") or "no basis recorded"
+            reasons.append(
+                Reason(
+                    "objection_overridden",
+                    f"This person objected to {what}, but the objection was overridden: {basis}.",
+                    True,
+                    category=category,
+                )
+            )
+    else:
+        reasons.append(Reason("no_objection", f"This person has not objected to {what}.", True, category=category))
+
+    grant = Grant(
+        category=category,
+        protocol_id=protocol.id,
+        protocol_ref=protocol.reference,
+        notice_id=notice.id if notice is not None else None,
+        notice_ref=notice.version_ref if notice is not None else None,
+    )
+    return reasons, grant
+
+
+def _denied(reasons: Iterable[Reason], break_glass: bool) -> Decision:
+    return Decision(permitted=False, tier=Tier.NOTHING, reasons=tuple(reasons), break_glass=break_glass)
+
+
+def decide(facts: Facts) -> Decision:
+    """Decide a request about one subject (viewing their flag, nominating them).
+
+    The checks run in order and the request is refused at the first gate that fails, so a refusal
+    never reveals more about the subject than the actor was entitled to see:
+
+    1. Role: the actor must hold a role allowed for the action. Break-glass never widens this.
+    2. Break-glass needs a reason (an emergency access without one is refused outright).
+    3. Relationship: the actor's organisation serves the subject on the day, or the actor is the family's
+       lead professional; break-glass waives this (and the DPO reviews it).
+    4. Programme membership: a protocol in force must cover the flow for this actor, the notice given to
+       the family must name it for this recipient kind (break-glass waives the notice), and no upheld
+       objection may stand. If this fails nothing is seen at all.
+    5. Each concern on the flag, in sorted order, goes through the same three checks (stopping at the
+       first that fails). Concerns that pass are granted (tier DETAIL); those that fail are withheld with
+       one failed reason each, but the request stays permitted (at EXISTENCE_AND_CONTACT if no concern
+       passes), so the page can say what was withheld and why. That reason names the concern, so it
+       discloses that the flag carries it: see :attr:`Decision.failed`.
+
+    Break-glass never waives a protocol (without one there is no lawful basis to share) nor an upheld
+    objection (the family's objection was weighed and respected).
+
+    Notices are unioned: a notice given later never withdraws what an earlier one covered, and the
+    earliest covering notice is the one relied on. A notice records what the family was told; telling
+    them something new later does not untell the old. It also keeps the policy monotone: adding a fact
+    that supports sharing (a protocol, a relationship, a notice) never narrows access, and adding an
+    objection never widens it, which the property tests prove. A family that wants a flow stopped
+    objects, and objections are respected.
+
+    When several protocols cover a flow, the one with the smallest (reference, id) is relied on, so the
+    same facts always log the same protocol.
+
+    Args:
+        facts: everything the decision may consult, gathered by the gate; the day is ``facts.request.on``.
+
+    Returns:
+        The decision: whether the request is permitted, the tier, the reasons checked (passed or failed,
+        in order, up to the first failed gate), the grants each permitted category relied on, the detail
+        categories permitted, and whether it was an emergency (break-glass) request, which is always
+        marked.
+
+    Raises:
+        ValueError: if the action is decided by role alone (use :func:`decide_action`).
+    """
+    actor, request, subject = facts.actor, facts.request, facts.subject
+    if request.action in ROLE_ONLY_ACTIONS:
+        raise ValueError(f"{request.action} is decided by role alone: use decide_action")
+    break_glass = request.break_glass
+    reasons: list[Reason] = []
+
+    role = _check_role(actor, request.action)
+    reasons.append(role)
+    if not role.passed:
+        return _denied(reasons, break_glass)
+
+    if break_glass:
+        given = _check_break_glass_reason(request)
+        reasons.append(given)
+        if not given.passed:
+            return _denied(reasons, break_glass)
+
+    relationship = _check_relationship(facts)
+    reasons.append(relationship)
+    if not relationship.passed:
+        return _denied(reasons, break_glass)
+
+    membership_reasons, membership = _check_category(facts, PROGRAMME_MEMBERSHIP)
+    reasons.extend(membership_reasons)
+    if membership is None:
+        return _denied(reasons, break_glass)
+
+    grants = [membership]
+    for category in sorted(subject.categories - {PROGRAMME_MEMBERSHIP}):
+        category_reasons, grant = _check_category(facts, category)
+        reasons.extend(category_reasons)
+        if grant is not None:
+            grants.append(grant)
+
+    categories = frozenset(g.category for g in grants[1:])
+    return Decision(
+        permitted=True,
+        tier=Tier.DETAIL if categories else Tier.EXISTENCE_AND_CONTACT,
+        reasons=tuple(reasons),
+        grants=tuple(grants),
+        break_glass=break_glass,
+        categories=categories,
+    )
+
+
+def decide_action(actor: Actor, action: Action) -> Decision:
+    """Decide an action that is not about any one subject (searching or verifying the access log).
+
+    These actions are allowed by role alone: there is no subject, so no relationship, protocol or notice
+    to consult, and no personal data is shown by the decision itself (what the log search then returns is
+    the DPO's to see by their role). The tier is always NOTHING because no flag is seen.
+
+    Args:
+        actor: the signed-in user.
+        action: one of :data:`ROLE_ONLY_ACTIONS`.
+
+    Returns:
+        A decision permitted exactly when the actor holds a role allowed for the action, with one reason.
+
+    Raises:
+        ValueError: if the action is about a subject (use :func:`decide`), so that a role check can never
+            stand in for the relationship, protocol and notice checks by mistake.
+    """
+    if action not in ROLE_ONLY_ACTIONS:
+        raise ValueError(f"{action} is about a subject: use decide")
+    role = _check_role(actor, action)
+    return Decision(permitted=role.passed, tier=Tier.NOTHING, reasons=(role,))

@@ -9,12 +9,13 @@ Its claim errors are joserfc exceptions, not ``OAuthError``, so both are caught.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, request, session, url_for
 from joserfc.errors import JoseError
 
 from portal.auth.providers import ProviderConfig
@@ -60,10 +61,20 @@ def _client(key: str) -> Any:
     return current_app.extensions["portal_oauth"].create_client(key)
 
 
-def start(provider: ProviderConfig) -> Any:
-    """Return the redirect to the provider's authorisation endpoint (state, nonce and PKCE included)."""
+def start(provider: ProviderConfig, *, reauthenticate: bool = False) -> Any:
+    """Return the redirect to the provider's authorisation endpoint (state, nonce and PKCE included).
+
+    Args:
+        reauthenticate: ask the provider to make the user sign in again now (``prompt=login``,
+            ``max_age=0``), before break-glass access; ``finish`` then insists on a fresh ``auth_time``.
+    """
     client = _client(provider.key)
-    extra = {"acr_values": provider.acr_values} if provider.acr_values else {}
+    extra: dict[str, Any] = {"acr_values": provider.acr_values} if provider.acr_values else {}
+    if reauthenticate:
+        extra.update(prompt="login", max_age=0)
+        session["reauth_started_at"] = int(time.time())
+    else:
+        session.pop("reauth_started_at", None)
     try:
         return client.authorize_redirect(url_for("auth.callback", provider_key=provider.key, _external=True), **extra)
     except (requests.RequestException, ValueError, OAuthError) as exc:
@@ -102,6 +113,11 @@ def finish(provider: ProviderConfig) -> dict[str, Any]:
             # authlib skips id_token validation entirely when the token response lacks one
             raise SignInRefused(Refusal.INVALID_RESPONSE, "no id_token in the token response")
         claims = dict(claims)
+        started = session.pop("reauth_started_at", None)
+        if started is not None:
+            auth_time = claims.get("auth_time")
+            if not isinstance(auth_time, int) or auth_time < int(started) - LEEWAY:
+                raise SignInRefused(Refusal.INVALID_RESPONSE, "re-authentication asked for, but auth_time is not fresh")
         aud = claims.get("aud")
         if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != provider.client_id:
             raise SignInRefused(Refusal.INVALID_RESPONSE, "multiple audiences without azp")

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from portal.organisations.models import Role
 
+__all__ = ["Role", "declaration", "public", "requires", "signed_in"]  # views take Role from here
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: attribute set on view functions: a frozenset of roles, or PUBLIC

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -10,7 +11,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.demo.families import seed_demo_families
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
+from portal.register import import_register, load_register_text
+from sharing_protocols.models import SharingProtocol
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ def seed_demo(db: Session, issuer: str) -> dict[str, int]:
                 subject=u["subject"],
                 display_name=u["name"],
                 email=u["email"],
+                job_title=u.get("job_title"),
+                phone=u.get("phone"),
                 organisation=orgs[u["organisation"]],
                 disabled=bool(u.get("disabled", False)),
                 role_grants=[UserRole(role=Role(r)) for r in u["roles"]],
@@ -84,4 +90,15 @@ def seed_demo(db: Session, issuer: str) -> dict[str, int]:
             db.add(user)
             added["users"] += 1
     db.flush()
+    added["register"] = _seed_register(db)
+    added["families"] = seed_demo_families(db, date.today())
     return added
+
+
+def _seed_register(db: Session) -> int:
+    """Import the demo sharing register the first time (a council edits and re-imports its own)."""
+    if db.scalar(select(SharingProtocol.id).limit(1)) is not None:
+        return 0
+    text = resources.files("portal.demo").joinpath("sharing_register.yaml").read_text()
+    counts = import_register(db, load_register_text(text))
+    return counts["protocols"]["created"] + counts["notice_versions"]["created"]

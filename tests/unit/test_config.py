@@ -13,6 +13,8 @@ GOOD_PRODUCTION = {
     "PORTAL_DATABASE_URL": "postgresql+psycopg://portal@db.internal/portal",
     "PORTAL_BASE_URL": "https://portal.example-council.gov.uk",
     "PORTAL_IDP_CONFIG": "/etc/portal/providers.yaml",
+    "PORTAL_KEYRING_FILE": "/etc/portal/keyring.json",
+    "PORTAL_AUDIT_SIGNING_KEY_FILE": "/etc/portal/audit-signing-key.pem",
     "PORTAL_DEV_IDP": "0",
 }
 

@@ -1,0 +1,157 @@
+"""Notice versions (imported from the register file), notices given, objections: facts for the gate."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.models import NoticeCoverage, NoticeGiven, NoticeGivenMember, NoticeVersion, Objection, ObjectionStatus
+from sharing_protocols import policy
+from sharing_protocols.service import Problems, choice, date_field, list_field, text_field
+from sharing_protocols.vocabulary import CATEGORIES
+
+
+@dataclass(frozen=True)
+class NoticeVersionSpec:
+    reference: str
+    version: str
+    title: str
+    published_on: date
+    summary: str | None
+    coverage: frozenset[tuple[str, str]]  # (recipient kind, category)
+
+
+def parse_notice_versions(records: Any, organisation_kinds: set[str], problems: Problems) -> list[NoticeVersionSpec]:
+    """Validate the ``notice_versions`` section of a register file (problems collected, not raised)."""
+    if records is None:
+        return []
+    if not isinstance(records, list):
+        problems.add("notice_versions", "must be a list")
+        return []
+    specs = []
+    seen: set[tuple[str, str]] = set()
+    for i, record in enumerate(records):
+        where = f"notice_versions[{i}]"
+        if not isinstance(record, dict):
+            problems.add(where, "must be a mapping")
+            continue
+        before = len(problems.items)
+        reference = text_field(record, "reference", where, problems, max_len=40)
+        version = text_field(record, "version", where, problems, max_len=20)
+        title = text_field(record, "title", where, problems)
+        summary = text_field(record, "summary", where, problems, required=False, max_len=4000)
+        published_on = date_field(record, "published_on", where, problems)
+        coverage_record = record.get("coverage")
+        coverage: set[tuple[str, str]] = set()
+        if not isinstance(coverage_record, dict) or not coverage_record:
+            problems.add(f"{where}.coverage", "is required: recipient kind -> list of categories")
+        else:
+            for kind in coverage_record:
+                cwhere = f"{where}.coverage.{kind}"
+                if not choice(kind, organisation_kinds, cwhere, problems):
+                    continue
+                for k, category in enumerate(list_field(coverage_record, kind, f"{where}.coverage", problems)):
+                    if choice(category, CATEGORIES, f"{cwhere}[{k}]", problems):
+                        coverage.add((kind, category))
+        if reference and version:
+            if (reference, version) in seen:
+                problems.add(where, f"{reference} v{version} appears twice")
+            seen.add((reference, version))
+        if len(problems.items) == before:
+            assert reference and version and title and published_on
+            specs.append(NoticeVersionSpec(reference, version, title, published_on, summary, frozenset(coverage)))
+    return specs
+
+
+def save_notice_versions(session: Session, specs: Sequence[NoticeVersionSpec]) -> dict[str, int]:
+    """Create or replace each notice version by (reference, version); flush, never commit."""
+    counts = {"created": 0, "updated": 0}
+    for spec in specs:
+        version = session.scalars(
+            select(NoticeVersion).where(
+                NoticeVersion.reference == spec.reference, NoticeVersion.version == spec.version
+            )
+        ).one_or_none()
+        if version is None:
+            version = NoticeVersion(reference=spec.reference, version=spec.version)
+            session.add(version)
+            counts["created"] += 1
+        else:
+            counts["updated"] += 1
+        version.title = spec.title
+        version.published_on = spec.published_on
+        version.summary = spec.summary
+        version.coverage = [NoticeCoverage(recipient_kind=k, category=c) for (k, c) in sorted(spec.coverage)]
+    session.flush()
+    return counts
+
+
+def notice_facts(session: Session, family_ids: Collection[uuid.UUID]) -> tuple[policy.NoticeGiven, ...]:
+    """The notices given to these families, with members and coverage, in three queries whatever the count."""
+    if not family_ids:
+        return ()
+    given = session.execute(
+        select(NoticeGiven.id, NoticeGiven.family_id, NoticeGiven.version_id, NoticeGiven.given_on).where(
+            NoticeGiven.family_id.in_(family_ids)
+        )
+    ).all()
+    if not given:
+        return ()
+    members: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for notice_id, person_id in session.execute(
+        select(NoticeGivenMember.notice_id, NoticeGivenMember.person_id).where(
+            NoticeGivenMember.notice_id.in_([g.id for g in given])
+        )
+    ):
+        members[notice_id].add(str(person_id))
+    version_ids = {g.version_id for g in given}
+    labels = {
+        v.id: f"{v.reference} v{v.version}"
+        for v in session.execute(
+            select(NoticeVersion.id, NoticeVersion.reference, NoticeVersion.version).where(
+                NoticeVersion.id.in_(version_ids)
+            )
+        )
+    }
+    coverage: dict[uuid.UUID, set[tuple[str, str]]] = defaultdict(set)
+    for version_id, kind, category in session.execute(
+        select(NoticeCoverage.version_id, NoticeCoverage.recipient_kind, NoticeCoverage.category).where(
+            NoticeCoverage.version_id.in_(version_ids)
+        )
+    ):
+        coverage[version_id].add((kind, category))
+    return tuple(
+        policy.NoticeGiven(
+            id=str(g.id),
+            version_ref=labels[g.version_id],
+            family_id=str(g.family_id),
+            member_person_ids=frozenset(members[g.id]),
+            given_on=g.given_on,
+            coverage=frozenset(coverage[g.version_id]),
+        )
+        for g in given
+    )
+
+
+def objection_facts(session: Session, person_ids: Collection[uuid.UUID]) -> tuple[policy.Objection, ...]:
+    if not person_ids:
+        return ()
+    rows = session.scalars(select(Objection).where(Objection.person_id.in_(person_ids))).all()
+    return tuple(
+        policy.Objection(
+            id=str(o.id),
+            person_id=str(o.person_id),
+            category=o.category,
+            purpose=o.purpose,
+            upheld=o.status == ObjectionStatus.UPHELD,
+            basis=o.basis or "",
+        )
+        for o in rows
+    )

@@ -1,0 +1,286 @@
+"""The access gateway: the one way personal data is read or written.
+
+Every service that touches a person, family, flag, nomination or notice calls ``check`` (gather the
+facts in bulk, ask the pure policy) and then ``record`` (append the access-log entry in the same
+transaction) before it loads the personal data it will return. A denial is written and committed on
+its own, after rolling back anything else the request did, and raised as ``AccessDenied`` so the 403
+page can say which condition failed. If the log cannot be written, ``AuditUnavailable`` is raised and
+nothing is served: fail closed.
+
+Facts are gathered with a fixed number of queries whatever the number of subjects (relationships,
+protocols, notices, objections: one or two queries each), so a list page costs the same few round
+trips as a single flag.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import NoReturn
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from consent.service import notice_facts, objection_facts
+from portal.audit import chain
+from portal.audit.events import EventType
+from portal.families.models import ServiceRelationship
+from sharing_protocols import policy
+from sharing_protocols.service import protocol_facts
+
+log = logging.getLogger(__name__)
+
+PERMITTED = "permitted"
+DENIED = "denied"
+BREAK_GLASS = "break_glass"
+
+
+@dataclass(frozen=True)
+class AccessContext:
+    """Who is asking, for which organisation, and from where: built by the view from the request."""
+
+    user_id: uuid.UUID
+    organisation_id: uuid.UUID
+    organisation_kind: str
+    roles: frozenset[str]
+    request_id: str
+    ip: str | None = None
+    user_agent: str | None = None
+    #: when the request is made; a fact for the policy, never read from a clock inside it
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def actor(self) -> policy.Actor:
+        return policy.Actor(
+            user_id=str(self.user_id),
+            organisation_id=str(self.organisation_id),
+            organisation_kind=self.organisation_kind,
+            roles=self.roles,
+        )
+
+    @property
+    def today(self) -> date:
+        return self.at.date()
+
+
+class AccessDenied(Exception):
+    """The policy refused; the denial is already in the log."""
+
+    def __init__(self, decision: policy.Decision, entry_seq: int | None = None) -> None:
+        super().__init__(", ".join(r.code for r in decision.failed) or "denied")
+        self.decision = decision
+        self.entry_seq = entry_seq
+
+
+class AuditUnavailable(Exception):
+    """The access log could not be written, so nothing may be served."""
+
+
+def relationship_facts(
+    session: Session, organisation_id: uuid.UUID, person_ids: Collection[uuid.UUID]
+) -> tuple[policy.Relationship, ...]:
+    """The acting organisation's relationships with these people (all dates: the policy judges them)."""
+    if not person_ids:
+        return ()
+    rows = session.execute(
+        select(
+            ServiceRelationship.person_id,
+            ServiceRelationship.kind,
+            ServiceRelationship.valid_from,
+            ServiceRelationship.valid_to,
+        ).where(ServiceRelationship.organisation_id == organisation_id, ServiceRelationship.person_id.in_(person_ids))
+    ).all()
+    return tuple(
+        policy.Relationship(
+            organisation_id=str(organisation_id),
+            person_id=str(r.person_id),
+            kind=r.kind.value,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+        )
+        for r in rows
+    )
+
+
+def check(
+    session: Session, ctx: AccessContext, request: policy.Request, subjects: Sequence[policy.Subject]
+) -> dict[str, policy.Decision]:
+    """Decide, for each subject, what this actor may see for this request.
+
+    Args:
+        subjects: the people the request concerns, with their family, lead professional and the
+            categories of concern on their flag (facts, not personal data).
+
+    Returns:
+        person id -> Decision. Nothing is logged yet: call ``record`` (or ``deny``) before serving.
+    """
+    if not subjects:
+        return {}
+    person_ids = [uuid.UUID(s.person_id) for s in subjects]
+    family_ids = {uuid.UUID(s.family_id) for s in subjects}
+    relationships = relationship_facts(session, ctx.organisation_id, person_ids)
+    protocols = protocol_facts(session, ctx.organisation_id, ctx.organisation_kind)
+    notices = notice_facts(session, family_ids)
+    objections = objection_facts(session, person_ids)
+    by_person_rel: dict[str, list[policy.Relationship]] = {}
+    for r in relationships:
+        by_person_rel.setdefault(r.person_id, []).append(r)
+    by_family_notice: dict[str, list[policy.NoticeGiven]] = {}
+    for n in notices:
+        by_family_notice.setdefault(n.family_id, []).append(n)
+    by_person_obj: dict[str, list[policy.Objection]] = {}
+    for o in objections:
+        by_person_obj.setdefault(o.person_id, []).append(o)
+    actor = ctx.actor
+    return {
+        s.person_id: policy.decide(
+            policy.Facts(
+                actor=actor,
+                request=request,
+                subject=s,
+                relationships=tuple(by_person_rel.get(s.person_id, ())),
+                protocols=protocols,
+                notices=tuple(by_family_notice.get(s.family_id, ())),
+                objections=tuple(by_person_obj.get(s.person_id, ())),
+            )
+        )
+        for s in subjects
+    }
+
+
+def _entry(
+    ctx: AccessContext,
+    event: EventType,
+    outcome: str,
+    request: policy.Request | None,
+    decisions: Sequence[tuple[policy.Subject | None, policy.Decision]],
+    detail: Mapping[str, str] | None,
+) -> chain.NewEntry:
+    reasons: list[str] = []
+    protocols: list[str] = []
+    notices: list[str] = []
+    categories: set[str] = set()
+    subjects = []
+    for subject, decision in decisions:
+        for r in decision.reasons:
+            code = r.code if r.passed else f"!{r.code}"
+            if code not in reasons:
+                reasons.append(code)
+        for g in decision.grants:
+            if g.protocol_ref not in protocols:
+                protocols.append(g.protocol_ref)
+            if g.notice_ref and g.notice_ref not in notices:
+                notices.append(g.notice_ref)
+        categories.update(decision.categories)
+        if subject is not None:
+            subjects.append(
+                chain.SubjectRef(
+                    person_id=subject.person_id,
+                    family_id=subject.family_id,
+                    tier=int(decision.tier),
+                    categories=tuple(sorted(decision.categories)),
+                )
+            )
+    return chain.NewEntry(
+        event=event,
+        outcome=outcome,
+        occurred_at=ctx.at,
+        actor_user_id=str(ctx.user_id),
+        actor_organisation_id=str(ctx.organisation_id),
+        actor_roles=tuple(sorted(ctx.roles)),
+        purpose=request.purpose if request else None,
+        categories=tuple(sorted(categories)),
+        reasons=tuple(reasons),
+        protocol_refs=tuple(protocols),
+        notice_refs=tuple(notices),
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        detail=dict(detail or {}),
+        subjects=tuple(subjects),
+    )
+
+
+def _append(session: Session, build: Callable[[], chain.NewEntry]) -> int:
+    """Build and append an entry; any failure (a refused write, a malformed entry) serves nothing."""
+    try:
+        return chain.append(session, build())
+    except (SQLAlchemyError, OSError, ValueError, chain.ChainError) as exc:
+        log.exception("access log append failed")
+        raise AuditUnavailable(str(exc)) from exc
+
+
+def record(
+    session: Session,
+    ctx: AccessContext,
+    event: EventType,
+    request: policy.Request | None,
+    shown: Sequence[tuple[policy.Subject, policy.Decision]],
+    *,
+    detail: Mapping[str, str] | None = None,
+) -> int:
+    """Append the log entry for a permitted access to ``shown``, in the caller's transaction.
+
+    Call it before loading the personal data to be returned; the caller's commit makes both durable.
+
+    Raises:
+        AuditUnavailable: the entry could not be written (the caller must serve nothing).
+    """
+    outcome = BREAK_GLASS if any(d.break_glass for _, d in shown) or (request and request.break_glass) else PERMITTED
+    return _append(session, lambda: _entry(ctx, event, outcome, request, shown, detail))
+
+
+def deny(
+    session: Session,
+    ctx: AccessContext,
+    request: policy.Request | None,
+    decision: policy.Decision,
+    subject: policy.Subject | None = None,
+    *,
+    attempted: EventType,
+    detail: Mapping[str, str] | None = None,
+) -> NoReturn:
+    """Record a denial on its own and commit it, then raise ``AccessDenied``.
+
+    Anything else the request had written is rolled back first, so a denial never carries a
+    half-done change with it into the database.
+    """
+    session.rollback()
+    seq = _append(
+        session,
+        lambda: _entry(
+            ctx,
+            EventType.ACCESS_DENIED,
+            DENIED,
+            request,
+            [(subject, decision)],
+            {"attempted": attempted.value, **(detail or {})},
+        ),
+    )
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise AuditUnavailable(str(exc)) from exc
+    raise AccessDenied(decision, seq)
+
+
+def authorise_action(
+    session: Session,
+    ctx: AccessContext,
+    action: policy.Action,
+    event: EventType,
+    *,
+    detail: Mapping[str, str] | None = None,
+    subjects: Sequence[tuple[policy.Subject, policy.Decision]] = (),
+) -> policy.Decision:
+    """Check a role-only action (searching or verifying the access log) and log it, or deny."""
+    decision = policy.decide_action(ctx.actor, action)
+    if not decision.permitted:
+        deny(session, ctx, None, decision, attempted=event, detail=detail)
+    _append(session, lambda: _entry(ctx, event, PERMITTED, None, [(None, decision), *subjects], detail))
+    return decision

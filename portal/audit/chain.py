@@ -1,0 +1,790 @@
+"""The hash-chained access log: append an entry, verify the whole chain.
+
+Canonical encoding (format v1), so that an auditor can recompute every hash with nothing but this text
+---------------------------------------------------------------------------------------------------------
+Each entry's *payload* is a Unicode string, encoded as UTF-8 for hashing:
+
+    payload = F(seq) US F(at_us) US F(event) US F(outcome) US F(actor_user_id) US F(actor_organisation_id)
+              US F(actor_roles) US F(purpose) US F(categories) US F(reasons) US F(protocol_refs)
+              US F(notice_refs) US F(request_id) US F(ip) US F(user_agent) US F(detail) US F(subject_count)
+              then, for each subject row in ordinal order (0, 1, 2...):
+              RS F(ordinal) US F(person_id) US F(family_id) US F(tier) US F(categories)
+
+    hash    = lowercase hex SHA-256( prev_hash || payload )
+
+- ``US`` is U+001F (unit separator) and ``RS`` is U+001E (record separator). ``||`` is concatenation:
+  prev_hash is the previous entry's hash as 64 lowercase ASCII hex digits, directly followed by the
+  payload. Entry 1's prev_hash is 64 zeros ("0" * 64).
+- ``F(value)`` is the column's value exactly as stored: integers as decimal ASCII digits (no leading
+  zeros), text as is, and NULL (only the four id columns may be NULL) as the empty string. An id column
+  never holds the empty string; verification treats one that does as changed.
+- No value contains a control character (U+0000-U+001F, U+007F-U+009F): they are stripped from free
+  text (IP address, user agent), escaped in ``detail`` (JSON), and refused in codes when the entry is
+  built. So separators occur only between values; the number of fields and records is fixed by the
+  schema and ``subject_count``, and the encoding is unambiguous.
+- List columns (roles, categories, reasons, references) are comma-joined; their items may not contain
+  commas. ``detail`` is JSON: an object of string values, keys sorted, separators "," and ":", ASCII
+  only (``json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)``).
+- ``at_us`` is the time of the access in microseconds since 1970-01-01T00:00:00Z.
+
+A worked example is in ``tests/unit/test_audit_chain.py``.
+
+Serialising appends
+-------------------
+One row, ``access_log_chain_head``, holds the last sequence number handed out and its hash. An append
+runs ``UPDATE access_log_chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`` in the caller's
+transaction. On PostgreSQL the row lock makes concurrent appenders queue, and under READ COMMITTED a
+waiter re-reads the row as committed by the holder, so it gets the next number and the holder's hash:
+the chain cannot fork (unlike ``SELECT ... ORDER BY seq DESC LIMIT 1 FOR UPDATE``, where a waiter wakes
+on the old tail). On SQLite the UPDATE takes the database write lock, which serialises writers across
+processes the same way. The lock is held until the caller commits or rolls back, so callers append
+last, just before committing; everything else about the entry is prepared before the lock is taken.
+A rolled-back transaction takes its entry and the head's advance with it, so sequence numbers have no
+gaps. Appending needs READ COMMITTED (PostgreSQL's default): under REPEATABLE READ a waiter would fail
+with a serialisation error instead of waiting its turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy.orm import Session
+
+from portal.audit import signing
+from portal.audit.events import EventType, Outcome
+from portal.audit.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
+from portal.audit.signing import Sealer
+
+GENESIS = "0" * 64
+US = "\x1f"
+RS = "\x1e"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+#: the payload's fields, in order (see the module docstring)
+ENTRY_FIELDS = (
+    "seq",
+    "at_us",
+    "event",
+    "outcome",
+    "actor_user_id",
+    "actor_organisation_id",
+    "actor_roles",
+    "purpose",
+    "categories",
+    "reasons",
+    "protocol_refs",
+    "notice_refs",
+    "request_id",
+    "ip",
+    "user_agent",
+    "detail",
+    "subject_count",
+)
+SUBJECT_FIELDS = ("ordinal", "person_id", "family_id", "tier", "categories")
+
+#: column lengths; codes longer than these are refused, the user agent is cut short
+LIMITS = {"event": 64, "outcome": 16, "purpose": 64, "request_id": 64, "ip": 64, "user_agent": 300}
+MAX_DETAIL = 4000
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+_ENTRY = AccessLogEntry.__table__
+_SUBJECT = AccessLogSubject.__table__
+_CHECKPOINT = AccessLogCheckpoint.__table__
+_HEAD = AccessLogChainHead.__table__
+_ADVANCE = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq, _HEAD.c.hash)
+_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1)
+_INSERT_ENTRY = insert(_ENTRY)
+_INSERT_SUBJECT = insert(_SUBJECT)
+_INSERT_CHECKPOINT = insert(_CHECKPOINT)
+
+
+class ChainError(RuntimeError):
+    """The log cannot be appended to (its chain head row is missing): nothing may be served."""
+
+
+# -- canonical encoding --------------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def canonical_payload(entry: Mapping[str, Any], subjects: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The payload string of an entry (see the module docstring), from column values.
+
+    Args:
+        entry: the entry's columns by name (at least ``ENTRY_FIELDS``).
+        subjects: its subject rows in ordinal order (at least ``SUBJECT_FIELDS`` each).
+    """
+    head = US.join(_text(entry[name]) for name in ENTRY_FIELDS)
+    return head + "".join(RS + US.join(_text(s[name]) for name in SUBJECT_FIELDS) for s in subjects)
+
+
+def chain_hash(prev_hash: str, payload: str) -> str:
+    """SHA-256, in lowercase hex, of the previous hash followed by the payload (UTF-8)."""
+    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch of a timezone-aware datetime, computed exactly (no floats)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("occurred_at must be timezone-aware")
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def from_us(at_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=at_us)
+
+
+def clean_text(value: object, limit: int) -> str:
+    """Free text from outside (a user agent): control characters removed, unencodable characters
+    replaced, cut to ``limit`` characters."""
+    text = _CONTROL.sub("", _text(value))
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:limit]
+
+
+def _code(value: object, what: str) -> str:
+    text = _text(value)
+    if not text or text != text.strip() or "," in text or _CONTROL.search(text):
+        raise ValueError(f"{what} {text!r} must be a non-empty code without commas, spaces or control characters")
+    return text
+
+
+def _codes(values: Sequence[object] | None, what: str, *, sort: bool) -> str:
+    if values is None:
+        return ""
+    if isinstance(values, str):
+        raise ValueError(f"{what} must be a sequence of codes, not a string")
+    items = [_code(v, what) for v in values]
+    return ",".join(sorted(set(items)) if sort else items)
+
+
+def _scalar_code(value: object, what: str) -> str:
+    text = "" if value is None else _code(value, what)
+    if len(text) > LIMITS[what]:
+        raise ValueError(f"{what} is longer than {LIMITS[what]} characters")
+    return text
+
+
+def _uuid(value: object, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    except ValueError as exc:
+        raise ValueError(f"{what} must be a UUID, not {value!r}") from exc
+
+
+def canonical_detail(detail: Mapping[str, object]) -> str:
+    """The stored form of ``detail``: canonical JSON of string values (ints are written as strings)."""
+    values: dict[str, str] = {}
+    for key, value in detail.items():
+        if not isinstance(key, str) or not _DETAIL_KEY.match(key):
+            raise ValueError(f"detail key {key!r} must be snake_case")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError(f"detail {key!r} must be a string, not {type(value).__name__}")
+        values[key] = str(value)
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    if len(text) > MAX_DETAIL:
+        raise ValueError(f"detail is longer than {MAX_DETAIL} characters; log references, not content")
+    return text
+
+
+# -- typed input ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    """A person and/or family an entry touched, with how much of them the actor could see."""
+
+    person_id: str | uuid.UUID | None = None
+    family_id: str | uuid.UUID | None = None
+    tier: int = 0
+    categories: Sequence[str] = ()
+
+    def row(self, ordinal: int) -> dict[str, Any]:
+        """The subject's column values (without ``entry_seq``), validated."""
+        person_id = _uuid(self.person_id, "person_id")
+        family_id = _uuid(self.family_id, "family_id")
+        if person_id is None and family_id is None:
+            raise ValueError("a subject needs a person_id or a family_id")
+        if isinstance(self.tier, bool) or not isinstance(self.tier, int) or self.tier < 0:
+            raise ValueError(f"tier must be a whole number >= 0, not {self.tier!r}")
+        return {
+            "ordinal": ordinal,
+            "person_id": person_id,
+            "family_id": family_id,
+            "tier": int(self.tier),
+            "categories": _codes(self.categories, "category", sort=True),
+        }
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """What to record. Validated and encoded when built, so a bad entry fails in the caller's code,
+    before the chain lock is taken.
+
+    Raises:
+        ValueError: an unknown event or outcome, a missing required detail key, a naive datetime, a
+            code with a comma or control character, a malformed id, or a missing subject.
+    """
+
+    event: EventType | str
+    outcome: Outcome | str
+    occurred_at: datetime
+    actor_user_id: str | uuid.UUID | None = None
+    actor_organisation_id: str | uuid.UUID | None = None
+    actor_roles: Sequence[str] = ()
+    purpose: str | None = None
+    categories: Sequence[str] = ()
+    reasons: Sequence[str] = ()
+    protocol_refs: Sequence[str] = ()
+    notice_refs: Sequence[str] = ()
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+    subjects: Sequence[SubjectRef] = ()
+    #: the entry's columns except seq, prev_hash and hash
+    row: dict[str, Any] = field(init=False, repr=False, compare=False)
+    #: the subject rows, except entry_seq
+    subject_rows: tuple[dict[str, Any], ...] = field(init=False, repr=False, compare=False)
+    #: the payload after "<seq>US": fixed before the lock is taken
+    body: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            event = EventType(self.event)
+        except ValueError as exc:
+            raise ValueError(f"unknown access-log event {self.event!r}") from exc
+        try:
+            outcome = Outcome(self.outcome)
+        except ValueError as exc:
+            raise ValueError(f"outcome must be one of {[o.value for o in Outcome]}, not {self.outcome!r}") from exc
+        spec = event.spec
+        missing = [key for key in spec.required if key not in self.detail]
+        if missing:
+            raise ValueError(f"{event.name} entries need detail {', '.join(missing)}")
+        if spec.needs_subjects and not self.subjects:
+            raise ValueError(f"{event.name} entries must name the people or families they touched")
+        subject_rows = tuple(subject.row(ordinal) for ordinal, subject in enumerate(self.subjects))
+        row = {
+            "at_us": to_us(self.occurred_at),
+            "event": event.value,
+            "outcome": outcome.value,
+            "actor_user_id": _uuid(self.actor_user_id, "actor_user_id"),
+            "actor_organisation_id": _uuid(self.actor_organisation_id, "actor_organisation_id"),
+            "actor_roles": _codes(self.actor_roles, "role", sort=True),
+            "purpose": _scalar_code(self.purpose, "purpose"),
+            "categories": _codes(self.categories, "category", sort=True),
+            "reasons": _codes(self.reasons, "reason", sort=False),
+            "protocol_refs": _codes(self.protocol_refs, "protocol reference", sort=False),
+            "notice_refs": _codes(self.notice_refs, "notice reference", sort=False),
+            "request_id": _scalar_code(self.request_id, "request_id"),
+            "ip": clean_text(self.ip, LIMITS["ip"]),
+            "user_agent": clean_text(self.user_agent, LIMITS["user_agent"]),
+            "detail": canonical_detail(self.detail),
+            "subject_count": len(subject_rows),
+        }
+        payload = canonical_payload({"seq": "", **row}, subject_rows)
+        object.__setattr__(self, "row", row)
+        object.__setattr__(self, "subject_rows", subject_rows)
+        object.__setattr__(self, "body", payload[1:])  # drop the separator after the empty seq
+
+
+# -- append --------------------------------------------------------------------------------------------
+
+
+def append(session: Session, entry: NewEntry, *, sealer: Sealer | None = None) -> int:
+    """Add ``entry`` to the end of the chain in the caller's transaction and return its sequence number.
+
+    The caller commits (the entry becomes durable with the data it records) or rolls back (the entry
+    goes with it). Call it last before committing: from here to the commit, other appenders wait.
+    When the new entry completes a checkpoint interval, the signed checkpoint is written too.
+
+    Args:
+        session: the caller's session; its pending changes are flushed before the chain is locked.
+        entry: the validated entry.
+        sealer: the checkpoint key and interval (default: the current app's, see ``signing.init_app``).
+
+    Raises:
+        ChainError: the chain head row is missing.
+        sqlalchemy.exc.SQLAlchemyError: the database refused the write.
+    """
+    sealer = sealer or signing.sealer()
+    session.flush()  # the caller's own writes first, so they are not done while holding the chain lock
+    head = session.execute(_ADVANCE).one_or_none()
+    if head is None:
+        raise ChainError("the access log's chain head row is missing; run `flask audit-verify`")
+    seq, prev_hash = int(head[0]), str(head[1])
+    digest = chain_hash(prev_hash, f"{seq}{US}{entry.body}")
+    session.execute(_INSERT_ENTRY, {**entry.row, "seq": seq, "prev_hash": prev_hash, "hash": digest})
+    if entry.subject_rows:
+        session.execute(_INSERT_SUBJECT, [{**row, "entry_seq": seq} for row in entry.subject_rows])
+    if sealer.due(seq):
+        session.execute(
+            _INSERT_CHECKPOINT,
+            {
+                "seq": seq,
+                "hash": digest,
+                "signed_at_us": time.time_ns() // 1000,
+                "key_id": sealer.key_id,
+                "signature": sealer.sign(seq, digest),
+            },
+        )
+    session.execute(_SET_HEAD_HASH, {"hash": digest})
+    return seq
+
+
+# -- verify --------------------------------------------------------------------------------------------
+#
+# How verification reads the log. Its target is 400,000 entries a second on PostgreSQL, near the cost of
+# merely streaming the rows, so no ORM objects and no per-row formatting in Python there:
+#
+# - PostgreSQL: one COPY ... TO STDOUT statement streams, per entry, (seq, prev_hash, hash, the entry's
+#   payload fields joined by US with concat_ws, its subject records joined in ordinal order with
+#   string_agg, the number of subject rows). The server formats while Python hashes, on another core.
+#   Python only splits each line on tabs, undoes COPY's backslash escapes, and hashes the bytes.
+# - SQLite: two plain cursors (entries; subjects in (entry_seq, ordinal) order), merged and formatted in
+#   Python with the same encoding.
+#
+# Either way the bytes hashed are the canonical payload defined at the top of this module only if no
+# stored value contains a separator. A stored value that does (only tampering can put one there) could
+# make different rows encode alike, so each record is also checked structurally: exactly 16 US in the
+# entry's own fields and no RS; exactly one RS and four US per subject row. NULL and "" encode alike, so
+# ids stored as "" are found by an indexed query instead.
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verification found. ``first_bad_seq`` is None when the log is intact."""
+
+    intact_up_to: int  #: the last entry checked and found good (0 when none)
+    first_bad_seq: int | None
+    problem: str | None  #: plain English, e.g. "entry 42 was changed"
+    entries: int  #: entries read and recomputed
+    subjects: int  #: subject rows read
+    checkpoints: int  #: checkpoints whose signature and hash were checked
+    head_seq: int | None  #: the chain head's sequence number, if the row exists
+
+    @property
+    def intact(self) -> bool:
+        return self.first_bad_seq is None
+
+    def summary(self) -> str:
+        if self.intact:
+            return (
+                f"Access log intact up to entry {self.intact_up_to} "
+                f"({self.entries} entries, {self.checkpoints} checkpoints)"
+            )
+        return (
+            f"Access log NOT intact: first bad entry {self.first_bad_seq}: {self.problem}. "
+            f"Intact up to entry {self.intact_up_to}."
+        )
+
+
+FETCH = 20_000
+_US, _RS = b"\x1f", b"\x1e"
+_ENTRY_US = len(ENTRY_FIELDS) - 1  #: separators in an entry's own fields
+_SUBJECT_US = len(SUBJECT_FIELDS) - 1  #: separators in one subject record
+_GENESIS = GENESIS.encode()
+
+# The statements below are built from the constant names in this module and, for bounds, an int.
+#: prev_hash followed by the entry's payload fields: the bytes hashed, up to the subject records
+_PG_BODY = (
+    "e.prev_hash || concat_ws(E'\\x1f', "
+    + ", ".join(
+        f"coalesce(e.{name}, '')" if name in ("actor_user_id", "actor_organisation_id") else f"e.{name}"
+        for name in ENTRY_FIELDS
+    )
+    + ")"
+)
+_PG_RECORD = (
+    "concat_ws(E'\\x1f', E'\\x1e' || ordinal, coalesce(person_id, ''), coalesce(family_id, ''), tier, categories)"
+)
+_PG_STREAM = (
+    "COPY (SELECT e.seq, e.hash, {body}, coalesce(s.records, ''), coalesce(s.n, 0)"
+    " FROM access_log_entry e LEFT JOIN ("
+    # string_agg keeps its input order in a plain (non-parallel) aggregate; the subquery gives that
+    # order. Were it ever different, entries would be reported changed: a false alarm, never a false pass.
+    " SELECT entry_seq, string_agg({record}, '') AS records, count(*) AS n"
+    " FROM (SELECT * FROM access_log_subject{subject_bound} ORDER BY entry_seq, ordinal) AS ordered"
+    " GROUP BY entry_seq) AS s ON s.entry_seq = e.seq{entry_bound} ORDER BY e.seq) TO STDOUT"
+)
+_SQLITE_ENTRIES = f"SELECT {', '.join(('prev_hash', 'hash', *ENTRY_FIELDS))} FROM access_log_entry"  # noqa: S608
+_SQLITE_SUBJECTS = f"SELECT entry_seq, {', '.join(SUBJECT_FIELDS)} FROM access_log_subject"  # noqa: S608
+
+_COPY_ESCAPE = re.compile(rb"\\(.)", re.S)
+_COPY_CODES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v", b"\\": b"\\"}
+
+
+def _copy_unescape(field: bytes) -> bytes:
+    """Undo COPY text format's backslash escapes (an unknown one stays as it is)."""
+    return _COPY_ESCAPE.sub(lambda m: _COPY_CODES.get(m.group(1), m.group(0)), field)
+
+
+def _where(column: str, bound: int | None, joiner: str = "WHERE") -> str:
+    return "" if bound is None else f" {joiner} {column} <= {int(bound)}"
+
+
+def _bounded(sql: str, column: str, bound: int | None, joiner: str = "WHERE") -> str:
+    """A constant statement limited to ``column <= bound`` when there is a bound (an int)."""
+    return sql + _where(column, bound, joiner)
+
+
+@contextmanager
+def _reader(bind: Engine | Connection | Session) -> Iterator[tuple[Any, str, bool]]:
+    """Yield (DBAPI connection, dialect name, whether all reads share one snapshot).
+
+    Given an Engine, verification opens its own read-only snapshot (REPEATABLE READ on PostgreSQL, a
+    read transaction on SQLite), so appends committed meanwhile cannot show it a half-state. Given a
+    Connection or Session, it reads in the caller's transaction.
+    """
+    if isinstance(bind, Engine):
+        raw = bind.raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            cursor = dbapi.cursor()
+            if bind.dialect.name == "postgresql":
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            else:
+                cursor.execute("BEGIN")
+            cursor.close()
+            yield dbapi, bind.dialect.name, True
+        finally:
+            raw.rollback()
+            raw.close()
+        return
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    dbapi = connection.connection.driver_connection
+    name = connection.dialect.name
+    if name == "postgresql":
+        cursor = dbapi.cursor()
+        cursor.execute("SHOW transaction_isolation")
+        snapshot = cursor.fetchone()[0] in {"repeatable read", "serializable"}
+        cursor.close()
+    else:
+        snapshot = bool(dbapi.in_transaction)
+    yield dbapi, name, snapshot
+
+
+def _scalar(dbapi: Any, sql: str) -> Any:
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        return None if row is None else row[0]
+    finally:
+        cursor.close()
+
+
+class _Walk:
+    """Where a verification walk has got to, and the plain-English report of what it found.
+
+    The per-entry loops (``_walk_postgresql``, ``_walk_rows``) keep their counters in local variables
+    for speed and hand them back here before calling anything else.
+    """
+
+    def __init__(
+        self,
+        checkpoints: Mapping[int, tuple[str, str, str]],
+        head: tuple[Any, ...] | None,
+        trusted_keys: Mapping[str, Ed25519PublicKey],
+        blank_seq: int | None,
+    ) -> None:
+        self.checkpoints = checkpoints
+        self.sealed = {seq: signed[0].encode() for seq, signed in checkpoints.items()}
+        self.head = head
+        self.head_seq = int(head[0]) if head is not None else None
+        self.trusted_keys = trusted_keys
+        #: an entry whose id column holds "" (found by an indexed query): treated as changed
+        self.blank_seq = blank_seq if blank_seq is not None else -1
+        self.expected = 1  #: the next sequence number due
+        self.prev = _GENESIS  #: the hash the next entry must chain from
+        self.subjects = 0
+        self.checked_checkpoints = 0
+        self.last_good_checkpoint = 0
+
+    def report(
+        self, first_bad: int | None = None, problem: str | None = None, intact_up_to: int | None = None
+    ) -> VerifyReport:
+        if first_bad is not None and intact_up_to is None:
+            intact_up_to = first_bad - 1
+        return VerifyReport(
+            intact_up_to=self.expected - 1 if intact_up_to is None else intact_up_to,
+            first_bad_seq=first_bad,
+            problem=problem,
+            entries=self.expected - 1,
+            subjects=self.subjects,
+            checkpoints=self.checked_checkpoints,
+            head_seq=self.head_seq,
+        )
+
+    def bad_entry(self, seq: int, linked_to: bytes) -> VerifyReport:
+        """Explain why entry ``seq`` (chained to ``linked_to``) failed the quick checks."""
+        expected = self.expected
+        if seq != expected:
+            if seq == expected + 1:
+                return self.report(expected, f"entry {expected} is missing")
+            return self.report(expected, f"entries {expected} to {seq - 1} are missing")
+        if linked_to != self.prev:
+            before = f"entry {seq - 1}" if seq > 1 else "the start of the log"
+            return self.report(
+                seq, f"entry {seq} is out of place: it does not follow {before} (inserted, removed or reordered)"
+            )
+        return self.report(seq, f"entry {seq} was changed")
+
+    def _signature_problem(self, seq: int) -> str | None:
+        signed_hash, signer, signature = self.checkpoints[seq]
+        key = self.trusted_keys.get(signer)
+        if key is None:
+            return f"checkpoint at {seq} is signed with key {signer}, which is not a trusted key"
+        if not signing.checkpoint_signature_valid(key, seq, signed_hash, signature):
+            return f"checkpoint at {seq} has a bad signature"
+        return None
+
+    def checkpoint(self, seq: int, entry_hash: bytes) -> VerifyReport | None:
+        """Check the checkpoint at ``seq`` (whose entry has just verified); a report if it fails."""
+        problem = self._signature_problem(seq)
+        if problem is not None:
+            return self.report(seq, problem)
+        if self.sealed[seq] != entry_hash:
+            start = self.last_good_checkpoint + 1
+            return self.report(
+                start,
+                f"entries {start} to {seq} were rewritten: entry {seq} does not match the signed checkpoint at {seq}",
+                self.last_good_checkpoint,
+            )
+        self.last_good_checkpoint = seq
+        self.checked_checkpoints += 1
+        return None
+
+    def end(self) -> VerifyReport:
+        """After the last entry: checkpoints beyond it, and the chain head."""
+        tail = self.expected - 1
+        later = sorted(seq for seq in self.checkpoints if seq > tail)
+        for seq in later:
+            problem = self._signature_problem(seq)
+            if problem is not None:
+                return self.report(tail + 1, problem, tail)
+        if later:
+            return self.report(tail + 1, f"entries after {tail} were removed (signed checkpoint at {later[-1]})")
+        if self.head is None:
+            return self.report(tail + 1, "the chain head row is missing, so nothing can be appended")
+        head_seq = self.head_seq
+        if head_seq is not None and head_seq > tail:
+            return self.report(tail + 1, f"entries after {tail} were removed (the chain head records {head_seq})")
+        if head_seq is not None and head_seq < tail:
+            return self.report(
+                head_seq + 1, f"entry {head_seq + 1} was added outside the chain (the chain head records {head_seq})"
+            )
+        if str(self.head[1]).encode() != self.prev:
+            return self.report(tail, f"entry {tail} was changed (it does not match the chain head)")
+        return self.report()
+
+
+def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport:
+    """Stream the log with one COPY and check each entry as its line arrives.
+
+    Each line is: seq, hash, prev_hash + the entry's fields joined by US, its subject records (each
+    RS + fields joined by US, in ordinal order), the number of subject rows; tab-separated, with COPY's
+    backslash escapes. The loop is the hot path, kept flat on purpose: a few comparisons, two counts and
+    one SHA-256 per entry.
+    """
+    sql = _PG_STREAM.format(
+        body=_PG_BODY,
+        record=_PG_RECORD,
+        subject_bound=_where("entry_seq", bound),
+        entry_bound=_where("e.seq", bound),
+    )
+    sha256 = hashlib.sha256
+    us, rs, entry_us, subject_us = _US, _RS, _ENTRY_US, _SUBJECT_US
+    sealed, blank_seq = walk.sealed, walk.blank_seq
+    expected, prev, subjects = walk.expected, walk.prev, walk.subjects
+    cursor = dbapi.cursor()
+    try:
+        # JIT compilation costs more than it saves on one streaming pass, and a parallel plan could feed
+        # string_agg out of order. Both settings last only to the end of this transaction.
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+        failed: VerifyReport | None = None
+        with cursor.copy(sql) as copy:
+            for data in copy:
+                line = bytes(data)
+                if b"\\" in line:
+                    seq_text, entry_hash, body, records, count = (_copy_unescape(f) for f in line[:-1].split(b"\t"))
+                else:
+                    seq_text, entry_hash, body, records, count = line[:-1].split(b"\t")
+                seq = int(seq_text)
+                rows = int(count) if records else 0
+                if (
+                    seq != expected
+                    or body[:64] != prev
+                    or seq == blank_seq
+                    or body.count(us) != entry_us
+                    or rs in body
+                    or (records and (records.count(rs) != rows or records.count(us) != subject_us * rows))
+                    or sha256(body + records).hexdigest().encode() != entry_hash
+                ):
+                    walk.expected, walk.prev, walk.subjects = expected, prev, subjects
+                    failed = walk.bad_entry(seq, body[:64])
+                    break
+                subjects += rows
+                if seq in sealed:
+                    walk.expected, walk.prev, walk.subjects = expected, prev, subjects
+                    failed = walk.checkpoint(seq, entry_hash)
+                    if failed is not None:
+                        break
+                prev = entry_hash
+                expected += 1
+            if failed is not None:
+                # Read the rest rather than cancel: a cancelled COPY would abort the caller's transaction.
+                for _rest in copy:
+                    pass
+                return failed
+    finally:
+        cursor.close()
+    walk.expected, walk.prev, walk.subjects = expected, prev, subjects
+    return walk.end()
+
+
+def _walk_rows(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport:
+    """The same checks from two plain cursors (SQLite): entries, and subjects in (entry_seq, ordinal)
+    order, merged here and encoded in Python."""
+    entries = dbapi.cursor()
+    subject_cursor = dbapi.cursor()
+    try:
+        entries.execute(_bounded(_SQLITE_ENTRIES, "seq", bound) + " ORDER BY seq")
+        subject_cursor.execute(_bounded(_SQLITE_SUBJECTS, "entry_seq", bound) + " ORDER BY entry_seq, ordinal")
+        subject_rows = itertools.chain.from_iterable(iter(lambda: subject_cursor.fetchmany(FETCH), []))
+        subject = next(subject_rows, None)
+        for row in itertools.chain.from_iterable(iter(lambda: entries.fetchmany(FETCH), [])):
+            prev_hash, entry_hash, seq = row[0].encode(), row[1].encode(), row[2]
+            payload = US.join("" if v is None else str(v) for v in row[2:])
+            sound = payload.count(US) == _ENTRY_US and RS not in payload
+            parts = [payload]
+            while subject is not None and subject[0] < seq:  # orphans: found by the row count afterwards
+                subject = next(subject_rows, None)
+            while subject is not None and subject[0] == seq:
+                record = US.join("" if v is None else str(v) for v in subject[1:])
+                sound = sound and record.count(US) == _SUBJECT_US and RS not in record
+                parts.append(RS + record)
+                subject = next(subject_rows, None)
+            if (
+                seq != walk.expected
+                or prev_hash != walk.prev
+                or seq == walk.blank_seq
+                or not sound
+                or chain_hash(prev_hash.decode(), "".join(parts)).encode() != entry_hash
+            ):
+                return walk.bad_entry(seq, prev_hash)
+            walk.subjects += len(parts) - 1
+            if seq in walk.sealed:
+                failed = walk.checkpoint(seq, entry_hash)
+                if failed is not None:
+                    return failed
+            walk.prev = entry_hash
+            walk.expected += 1
+    finally:
+        entries.close()
+        subject_cursor.close()
+    return walk.end()
+
+
+def verify(bind: Engine | Connection | Session, trusted_keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
+    """Recompute the whole chain and check every checkpoint; name the first bad entry.
+
+    Checks, in sequence order: numbering is 1, 2, 3... without gaps; each entry's prev_hash is the
+    previous entry's hash; each hash recomputes from the stored values and subject rows; each
+    checkpoint is signed by a trusted key and seals the hash its entry has. Then: nothing was removed
+    after the newest checkpoint, no subject rows belong to missing entries, and the chain head agrees
+    with the newest entry.
+
+    Args:
+        bind: an Engine (verification takes its own snapshot: use this while the portal is running),
+            or a Connection / Session (reads in that transaction; entries committed by others after the
+            chain head was read are left for the next run).
+        trusted_keys: key id -> Ed25519 public key, from configuration only (``signing.trusted_keys()``).
+
+    Returns:
+        A ``VerifyReport``; ``report.intact`` is False when anything was found.
+    """
+    with _reader(bind) as (dbapi, dialect, snapshot):
+        cursor = dbapi.cursor()
+        cursor.execute("SELECT seq, hash FROM access_log_chain_head WHERE id = 1")
+        head = cursor.fetchone()
+        # Without a snapshot each statement sees more commits than the last. Appends commit in sequence
+        # order (the head lock is held to the commit), so bounding every read by the head read first
+        # gives a consistent view; tampering beyond the head is then left to a snapshot run.
+        bound = int(head[0]) if head is not None and not snapshot else None
+        cursor.execute(_bounded("SELECT seq, hash, key_id, signature FROM access_log_checkpoint", "seq", bound))
+        checkpoints = {int(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in cursor.fetchall()}
+        cursor.close()
+        # an id column never holds "" (absent is NULL), and "" would hash like NULL: find any directly
+        blank = [
+            _scalar(
+                dbapi,
+                _bounded(
+                    "SELECT min(seq) FROM access_log_entry WHERE (actor_user_id = '' OR actor_organisation_id = '')",
+                    "seq",
+                    bound,
+                    "AND",
+                ),
+            ),
+            _scalar(
+                dbapi,
+                _bounded(
+                    "SELECT min(entry_seq) FROM access_log_subject WHERE (person_id = '' OR family_id = '')",
+                    "entry_seq",
+                    bound,
+                    "AND",
+                ),
+            ),
+        ]
+        blank_seq = min((int(b) for b in blank if b is not None), default=None)
+        walk = _Walk(checkpoints, head, trusted_keys, blank_seq)
+        report = _walk_postgresql(dbapi, bound, walk) if dialect == "postgresql" else _walk_rows(dbapi, bound, walk)
+        if report.intact:
+            report = _check_subject_rows(dbapi, report, bound)
+        return report
+
+
+def _check_subject_rows(dbapi: Any, report: VerifyReport, bound: int | None) -> VerifyReport:
+    """Subject rows not attached to any entry were skipped by the walk: count them, then name one."""
+    total = int(_scalar(dbapi, _bounded("SELECT count(*) FROM access_log_subject", "entry_seq", bound)))
+    if total == report.subjects:
+        return report
+    orphan = _scalar(
+        dbapi,
+        _bounded(
+            "SELECT min(s.entry_seq) FROM access_log_subject s LEFT JOIN access_log_entry e ON e.seq = s.entry_seq"
+            " WHERE e.seq IS NULL",
+            "s.entry_seq",
+            bound,
+            "AND",
+        ),
+    )
+    tail = report.intact_up_to
+    problem = (
+        f"entries after {tail} were removed (subject rows remain for entry {orphan})"
+        if orphan is not None and int(orphan) > tail
+        else f"subject rows name entry {orphan}, which is not in the log"
+    )
+    return VerifyReport(tail, tail + 1, problem, report.entries, report.subjects, report.checkpoints, report.head_seq)

@@ -1,0 +1,123 @@
+"""The catalogue of access-log events: what can be recorded, and which detail keys each must carry.
+
+An event type names what happened (NOUN_VERBED). Its required keys are checked when the entry is
+built, so a caller that forgets to say which nomination was submitted fails in its own tests instead
+of leaving the DPO an entry that cannot answer "which one?". Extra keys are allowed; keys the DPO
+relies on are listed here so they are not left to each caller's memory.
+
+Also here: ``request_origin()``, the request id, IP address and user agent of the current request, so
+every caller fills those fields the same way.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypedDict
+
+from flask import g, has_request_context, request
+
+
+class EventType(enum.StrEnum):
+    """What an entry records. The value is what the log stores; never rename a value once used."""
+
+    SIGNED_IN = "signed_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGNED_OUT = "signed_out"
+    FLAGS_LISTED = "flags_listed"
+    FLAGS_SEARCHED = "flags_searched"
+    FLAG_VIEWED = "flag_viewed"
+    FLAG_BREAK_GLASS_VIEWED = "flag_break_glass_viewed"
+    FLAG_RAISED = "flag_raised"
+    FLAG_REMOVED = "flag_removed"
+    ACCESS_DENIED = "access_denied"
+    ACCESS_LOG_SEARCHED = "access_log_searched"
+    ACCESS_LOG_ENTRY_VIEWED = "access_log_entry_viewed"
+    ACCESS_LOG_EXPORTED = "access_log_exported"
+    ACCESS_LOG_VERIFIED = "access_log_verified"
+    NOMINATION_SUBMITTED = "nomination_submitted"
+    NOMINATION_VIEWED = "nomination_viewed"
+    NOMINATION_DECIDED = "nomination_decided"
+
+    @property
+    def spec(self) -> EventSpec:
+        return CATALOGUE[self]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    #: detail keys every entry of this type must carry (values may be empty strings, never absent)
+    required: tuple[str, ...] = ()
+    #: whether the entry must name at least one person or family it touched
+    needs_subjects: bool = False
+
+
+CATALOGUE: Mapping[EventType, EventSpec] = {
+    #: provider: the identity provider's key in the portal's configuration
+    EventType.SIGNED_IN: EventSpec(("provider",)),
+    #: refusal: portal.auth.signin.Refusal value; optional subject / organisation_claim when the
+    #: provider's token was valid, so the DPO can see who was turned away
+    EventType.SIGN_IN_FAILED: EventSpec(("provider", "refusal")),
+    EventType.SIGNED_OUT: EventSpec(),
+    EventType.FLAGS_LISTED: EventSpec(),
+    #: search_by: which identifier was searched (nhs_number, upn, name...), never the value searched for
+    EventType.FLAGS_SEARCHED: EventSpec(("search_by",)),
+    EventType.FLAG_VIEWED: EventSpec(needs_subjects=True),
+    #: break_glass_id: the emergency access record, which holds the user's reason encrypted (free text
+    #: stays out of this immutable table so that key rotation can re-encrypt it) and its review; no
+    #: subject when the NHS number or UPN given matched nobody
+    EventType.FLAG_BREAK_GLASS_VIEWED: EventSpec(("break_glass_id",)),
+    EventType.FLAG_RAISED: EventSpec(needs_subjects=True),
+    EventType.FLAG_REMOVED: EventSpec(("reason",), needs_subjects=True),
+    #: attempted: the EventType value of what was refused
+    EventType.ACCESS_DENIED: EventSpec(("attempted",)),
+    #: filters: a short description of the filters used
+    EventType.ACCESS_LOG_SEARCHED: EventSpec(("filters",)),
+    EventType.ACCESS_LOG_ENTRY_VIEWED: EventSpec(("entry_seq",)),
+    EventType.ACCESS_LOG_EXPORTED: EventSpec(("filters",)),
+    #: result: "intact" or the problem found; intact_up_to: the last good sequence number
+    EventType.ACCESS_LOG_VERIFIED: EventSpec(("result", "intact_up_to")),
+    EventType.NOMINATION_SUBMITTED: EventSpec(("nomination_id", "route")),
+    EventType.NOMINATION_VIEWED: EventSpec(("nomination_id",)),
+    EventType.NOMINATION_DECIDED: EventSpec(("nomination_id", "decision")),
+}
+
+assert set(CATALOGUE) == set(EventType), "every event type needs a catalogue entry"
+
+
+class Outcome(enum.StrEnum):
+    PERMITTED = "permitted"
+    DENIED = "denied"
+    BREAK_GLASS = "break_glass"
+
+
+class Origin(TypedDict):
+    request_id: str
+    ip: str | None
+    user_agent: str | None
+
+
+def request_id() -> str:
+    """This request's id, made on first use and kept in ``g`` so every entry of a request shares it.
+
+    An id already set on ``g.request_id`` (by middleware, say) is used as it is. Incoming
+    ``X-Request-Id`` headers are not trusted: a client could make its requests look like someone else's.
+    """
+    if not has_request_context():
+        return ""
+    if not g.get("request_id"):
+        g.request_id = uuid.uuid4().hex
+    return str(g.request_id)
+
+
+def request_origin() -> Origin:
+    """The request id, client address and user agent of the current request, for ``NewEntry(**...)``."""
+    if not has_request_context():
+        return {"request_id": "", "ip": None, "user_agent": None}
+    return {
+        "request_id": request_id(),
+        "ip": request.remote_addr,
+        "user_agent": request.user_agent.string or None,
+    }

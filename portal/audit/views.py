@@ -1,0 +1,183 @@
+"""The data protection officer's access log: search, entry detail and the integrity check.
+
+Reading the log is itself an access (the entries name people), so each page goes through the gate as
+a role-only action and leaves its own entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import Blueprint, abort, render_template, request
+from flask.typing import ResponseReturnValue
+from wtforms.fields.choices import SelectChoice
+
+from portal import db
+from portal.access import authorise_action
+from portal.audit import chain, signing
+from portal.audit.events import EventType
+from portal.audit.forms import OUTCOME_LABELS, IntegrityCheckForm, LogSearchForm, event_label
+from portal.audit.service import EntryNotFound, LogFilters, get_entry, search_log
+from portal.auth.rules import Role, requires
+from portal.context import access_context
+from portal.db import commits
+from portal.families import service as families
+from portal.organisations import service as organisations
+from sharing_protocols import policy
+
+bp = Blueprint("audit", __name__)
+COUNCIL = "council_team"
+PER_PAGE = 50
+
+
+@bp.app_template_filter("event_label")
+def _event_label(value: str) -> str:
+    return event_label(value)
+
+
+@bp.app_template_filter("outcome_label")
+def _outcome_label(value: str) -> str:
+    return OUTCOME_LABELS.get(value, value)
+
+
+def _filters(form: LogSearchForm) -> tuple[LogFilters | None, str]:
+    """Turn the form into filters; None when a person or family named matches nobody (no results)."""
+    session = db.session()
+    described = []
+    person_id = family_id = user_id = None
+    if form.person.data:
+        found = families.find_person_ids(session, form.person.data)
+        if found is None:
+            form.person.errors = ["Enter a valid NHS number or UPN"]
+            return None, ""
+        kind, ids = found
+        described.append(f"person by {kind}")
+        if not ids:
+            return None, ", ".join(described)
+        person_id = ids[0]
+    if form.family.data:
+        family_id = families.find_family_id(session, form.family.data)
+        described.append("family")
+        if family_id is None:
+            return None, ", ".join(described)
+    if form.user_email.data:
+        user = organisations.find_user_by_email(session, form.user_email.data)
+        described.append("user")
+        if user is None:
+            return None, ", ".join(described)
+        user_id = user.id
+    for name in ("organisation", "date_from", "date_to", "outcome", "event"):
+        if getattr(form, name).data:
+            described.append(name)
+    filters = LogFilters(
+        person_id=person_id,
+        family_id=family_id,
+        actor_user_id=user_id,
+        actor_organisation_id=form.organisation.data or None,
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+        outcome=form.outcome.data or None,
+        event=form.event.data or None,
+    )
+    return filters, ", ".join(described) or "none"
+
+
+@bp.get("/access-log")
+@requires(Role.DPO)
+@commits
+def search_access_log() -> ResponseReturnValue:
+    """Search the access log by person, family, user, organisation, dates, outcome and action."""
+    session = db.session()
+    form = LogSearchForm(request.args)
+    form.organisation.choices = [SelectChoice("", "Any organisation")] + [
+        SelectChoice(str(o.id), o.name) for o in organisations.list_organisations(session)
+    ]
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) < 100_000 else 1
+    if request.args and not form.validate():
+        return render_template("audit/search.html", form=form, result=None, names={}), 400
+    filters, described = _filters(form)
+    if form.errors:
+        return render_template("audit/search.html", form=form, result=None, names={}), 400
+    ctx = access_context()
+    if filters and ctx.organisation_kind != COUNCIL:
+        # a partner's information governance lead sees only their own organisation's accesses
+        filters = replace(filters, actor_organisation_id=ctx.organisation_id)
+    authorise_action(
+        session,
+        ctx,
+        policy.Action.SEARCH_ACCESS_LOG,
+        EventType.ACCESS_LOG_SEARCHED,
+        detail={"filters": described or "none", "page": str(page)},
+    )
+    result = search_log(session, filters, page=page, per_page=PER_PAGE) if filters else None
+    names = {}
+    if result:
+        names = organisations.names(
+            session,
+            {e.actor_user_id for e in result.entries if e.actor_user_id},
+            {e.actor_organisation_id for e in result.entries if e.actor_organisation_id},
+        )
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "audit/search.html", form=form, result=result, names=names, args=args, searched=bool(request.args)
+    )
+
+
+@bp.get("/access-log/<int:seq>")
+@requires(Role.DPO)
+@commits
+def show_access_log_entry(seq: int) -> ResponseReturnValue:
+    """Show one entry: who, what, why (the decision's reasons, protocol and notice), from where."""
+    session = db.session()
+    try:
+        entry = get_entry(session, seq)
+    except EntryNotFound:
+        abort(404)
+    ctx = access_context()
+    if ctx.organisation_kind != COUNCIL and entry.actor_organisation_id != str(ctx.organisation_id):
+        abort(404)
+    authorise_action(
+        session,
+        ctx,
+        policy.Action.SEARCH_ACCESS_LOG,
+        EventType.ACCESS_LOG_ENTRY_VIEWED,
+        detail={"entry_seq": str(seq)},
+    )
+    people, family_refs = families.subject_labels(
+        session,
+        [s.person_id for s in entry.subjects if s.person_id],
+        [s.family_id for s in entry.subjects if s.family_id],
+    )
+    names = organisations.names(
+        session,
+        [entry.actor_user_id] if entry.actor_user_id else [],
+        [entry.actor_organisation_id] if entry.actor_organisation_id else [],
+    )
+    return render_template("audit/entry.html", entry=entry, people=people, family_refs=family_refs, names=names)
+
+
+@bp.route("/access-log/integrity", methods=["GET", "POST"])
+@requires(Role.DPO)
+@commits
+def check_access_log_integrity() -> ResponseReturnValue:
+    """Recompute the chain and the signed checkpoints, and say whether the log is intact."""
+    form = IntegrityCheckForm()
+    report = None
+    if form.validate_on_submit():
+        session = db.session()
+        # verify reads through its own connection, so it sees what is committed, not this transaction
+        report = chain.verify(db.engine(), signing.trusted_keys())
+        authorise_action(
+            session,
+            access_context(),
+            policy.Action.VERIFY_ACCESS_LOG,
+            EventType.ACCESS_LOG_VERIFIED,
+            detail={
+                "result": "intact" if report.intact else (report.problem or "broken"),
+                "intact_up_to": str(report.intact_up_to),
+            },
+        )
+    elif request.method == "POST":
+        abort(400)
+    return render_template("audit/integrity.html", form=form, report=report)

@@ -1,0 +1,1 @@
+"""People, supported families, service relationships and flags; the partner-facing flag pages."""

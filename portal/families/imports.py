@@ -1,0 +1,142 @@
+"""Import service relationships from CSV: a practice's registered NHS numbers, a school's roll of UPNs.
+
+The file is the organisation's current list. Each row is validated (check digit or check letter,
+date format) and matched to a known person by blind index; rows that cannot be validated or matched
+are reported by line number, never guessed. With ``replace``, relationships of that kind which are
+not in the file are ended (valid_to set to the day before), which is how a deregistered patient or a
+pupil who has left stops seeing a flag. A file with a wrong header writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from portal.crypto import blind_index
+from portal.families.identifiers import clean_nhs_number, clean_upn
+from portal.families.models import Person, RelationshipKind, RelationshipSource, ServiceRelationship
+
+MAX_ROWS = 200_000
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    added: int = 0
+    already_present: int = 0
+    ended: int = 0
+    #: (line number, what was wrong), in file order
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+    #: line numbers whose identifier is valid but matches nobody known to the programme
+    unmatched: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+
+
+class ImportRefused(ValueError):
+    """The file as a whole cannot be read (wrong header, not CSV, too large); nothing was written."""
+
+
+def _identifier_column(kind: RelationshipKind) -> str:
+    return "upn" if kind == RelationshipKind.ON_ROLL else "nhs_number"
+
+
+def import_relationships(
+    session: Session,
+    organisation_id: uuid.UUID,
+    kind: RelationshipKind,
+    text: str,
+    *,
+    today: date,
+    replace: bool = False,
+) -> ImportReport:
+    """Apply a CSV list of people the organisation serves; flush, never commit.
+
+    The CSV has a header row with ``nhs_number`` (or ``upn`` for a school roll) and optionally
+    ``valid_from`` (YYYY-MM-DD; default today).
+
+    Raises:
+        ImportRefused: the header is wrong or the file is unreadable; nothing is written.
+    """
+    column = _identifier_column(kind)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if not reader.fieldnames or column not in [f.strip().lower() for f in reader.fieldnames]:
+        raise ImportRefused(f"the first row must be a header naming a '{column}' column")
+    report = ImportReport()
+    wanted: dict[str, tuple[int, date]] = {}
+    for line, raw in enumerate(reader, start=2):
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            raise ImportRefused(f"the file has more than {MAX_ROWS} rows: split it")
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        value = row.get(column, "")
+        cleaned = clean_upn(value) if column == "upn" else clean_nhs_number(value)
+        if not cleaned:
+            what = "UPN" if column == "upn" else "NHS number"
+            report.invalid.append((line, f"'{value}' is not a valid {what}" if value else f"{what} is missing"))
+            continue
+        valid_from = today
+        if row.get("valid_from"):
+            try:
+                valid_from = date.fromisoformat(row["valid_from"])
+            except ValueError:
+                report.invalid.append((line, f"valid_from '{row['valid_from']}' is not a date written YYYY-MM-DD"))
+                continue
+            if valid_from > today:
+                report.invalid.append((line, "valid_from is in the future"))
+                continue
+        index = blind_index(column, cleaned)
+        if index in wanted:
+            report.duplicates.append(line)
+            continue
+        wanted[index] = (line, valid_from)
+
+    index_column = Person.upn_index if column == "upn" else Person.nhs_number_index
+    people: dict[str, uuid.UUID] = {}
+    indexes = list(wanted)
+    for start in range(0, len(indexes), 1000):
+        chunk = indexes[start : start + 1000]
+        people.update(dict(session.execute(select(index_column, Person.id).where(index_column.in_(chunk))).all()))
+    for index, (line, _) in wanted.items():
+        if index not in people:
+            report.unmatched.append(line)
+    report.unmatched.sort()
+
+    live = {
+        r.person_id: r
+        for r in session.scalars(
+            select(ServiceRelationship).where(
+                ServiceRelationship.organisation_id == organisation_id,
+                ServiceRelationship.kind == kind,
+                or_(ServiceRelationship.valid_to.is_(None), ServiceRelationship.valid_to >= today),
+            )
+        )
+    }
+    in_file = set()
+    for index, person_id in people.items():
+        in_file.add(person_id)
+        if person_id in live:
+            report.already_present += 1
+            continue
+        session.add(
+            ServiceRelationship(
+                organisation_id=organisation_id,
+                person_id=person_id,
+                kind=kind,
+                source=RelationshipSource.CSV_IMPORT,
+                valid_from=wanted[index][1],
+            )
+        )
+        report.added += 1
+    if replace:
+        for person_id, relationship in live.items():
+            if person_id not in in_file:
+                relationship.valid_to = max(relationship.valid_from, today - timedelta(days=1))
+                report.ended += 1
+    session.flush()
+    return report

@@ -1,0 +1,433 @@
+"""Flags for partners: the people an organisation serves who are in a supported family.
+
+Every function here goes through the gate (``portal.access``): it builds the subjects (person,
+family, lead professional, categories of concern: facts, not identities), asks the gate for a
+decision per subject, has the access logged, and only then decrypts and returns what the decision
+allows. Categories the decision does not grant are never loaded into the result.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from portal.access import AccessContext, check, deny, record, relationship_facts
+from portal.audit.events import EventType
+from portal.crypto import blind_index
+from portal.families.identifiers import clean_nhs_number, clean_upn, normalise_name
+from portal.families.models import (
+    BreakGlassAccess,
+    Family,
+    FamilyStatus,
+    Flag,
+    FlagConcern,
+    Person,
+    ServiceRelationship,
+)
+from portal.organisations.models import Organisation, User
+from sharing_protocols import policy
+from sharing_protocols.vocabulary import SUPPORT_COORDINATION, TO_PARTNER, category_label
+
+PER_PAGE = 50
+#: how long a break-glass grant lets its user look at the person's flag
+BREAK_GLASS_WINDOW = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class LeadProfessional:
+    name: str
+    job_title: str | None
+    organisation: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class Concern:
+    category: str
+    label: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class FlaggedPerson:
+    person_id: uuid.UUID
+    name: str
+    date_of_birth: date | None
+    nhs_number: str | None
+    upn: str | None
+    family_reference: str
+    lead: LeadProfessional | None
+    #: only the concerns the decision granted; what was withheld, and why, is in the log, not on the
+    #: page, because naming a withheld category would disclose it
+    concerns: tuple[Concern, ...]
+    raised_on: date
+    review_on: date | None
+    ends_on: date | None
+    family_told: bool
+    tier: policy.Tier
+    break_glass: bool
+
+
+@dataclass(frozen=True)
+class FlagPage:
+    people: list[FlaggedPerson]
+    total: int
+    page: int
+    per_page: int
+    query: str
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+class InvalidSearch(ValueError):
+    """The search text is neither a valid NHS number, a valid UPN nor a usable name."""
+
+
+class NotFlagged(LookupError):
+    """The organisation serves this person, who has no live flag (the look-up was logged)."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    subject: policy.Subject
+    flag_id: uuid.UUID
+    raised_at: datetime
+
+
+def _view_request(on: date, break_glass_reason: str | None = None) -> policy.Request:
+    return policy.Request(
+        action=policy.Action.VIEW_FLAGS,
+        purpose=SUPPORT_COORDINATION,
+        direction=TO_PARTNER,
+        on=on,
+        break_glass=break_glass_reason is not None,
+        break_glass_reason=break_glass_reason or "",
+    )
+
+
+def _live_flags(on: date):  # type: ignore[no-untyped-def]
+    return and_(
+        Flag.removed_at.is_(None),
+        or_(Flag.ends_on.is_(None), Flag.ends_on >= on),
+        Family.status == FamilyStatus.OPEN,
+    )
+
+
+def _candidates(session: Session, where, on: date) -> list[_Candidate]:  # type: ignore[no-untyped-def]
+    """Live flags matching ``where``, one per person (the newest), as policy subjects: two queries."""
+    rows = session.execute(
+        select(Flag.id, Flag.person_id, Flag.family_id, Flag.raised_at, Family.lead_professional_id)
+        .join(Family, Family.id == Flag.family_id)
+        .where(_live_flags(on), where)
+        .order_by(Flag.raised_at.desc(), Flag.person_id)
+    ).all()
+    newest: dict[uuid.UUID, tuple] = {}
+    for row in rows:
+        newest.setdefault(row.person_id, row)
+    categories: dict[uuid.UUID, set[str]] = defaultdict(set)
+    if newest:
+        for flag_id, category in session.execute(
+            select(FlagConcern.flag_id, FlagConcern.category).where(
+                FlagConcern.flag_id.in_([r.id for r in newest.values()])
+            )
+        ):
+            categories[flag_id].add(category)
+    return [
+        _Candidate(
+            subject=policy.Subject(
+                person_id=str(r.person_id),
+                family_id=str(r.family_id),
+                lead_professional_user_id=str(r.lead_professional_id) if r.lead_professional_id else None,
+                categories=frozenset(categories[r.id]),
+            ),
+            flag_id=r.id,
+            raised_at=r.raised_at,
+        )
+        for r in newest.values()
+    ]
+
+
+def _served_by(ctx: AccessContext, on: date):  # type: ignore[no-untyped-def]
+    served = select(ServiceRelationship.person_id).where(
+        ServiceRelationship.organisation_id == ctx.organisation_id,
+        ServiceRelationship.valid_from <= on,
+        or_(ServiceRelationship.valid_to.is_(None), ServiceRelationship.valid_to >= on),
+    )
+    return or_(Flag.person_id.in_(served), Family.lead_professional_id == ctx.user_id)
+
+
+def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]) -> list[FlaggedPerson]:
+    """Decrypt and assemble what each decision allows: four queries whatever the page size."""
+    if not chosen:
+        return []
+    person_ids = [uuid.UUID(c.subject.person_id) for c, _ in chosen]
+    flag_ids = [c.flag_id for c, _ in chosen]
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    flags = {f.id: f for f in session.scalars(select(Flag).where(Flag.id.in_(flag_ids)))}
+    families = {
+        f.id: f.reference
+        for f in session.execute(
+            select(Family.id, Family.reference).where(Family.id.in_({f.family_id for f in flags.values()}))
+        )
+    }
+    lead_ids = {
+        uuid.UUID(c.subject.lead_professional_user_id) for c, _ in chosen if c.subject.lead_professional_user_id
+    }
+    leads: dict[uuid.UUID, LeadProfessional] = {}
+    if lead_ids:
+        for user, organisation_name in session.execute(
+            select(User, Organisation.name).join(Organisation).where(User.id.in_(lead_ids))
+        ):
+            leads[user.id] = LeadProfessional(
+                user.display_name, user.job_title, organisation_name, user.email, user.phone
+            )
+    result = []
+    for candidate, decision in chosen:
+        person = people[uuid.UUID(candidate.subject.person_id)]
+        flag = flags[candidate.flag_id]
+        lead_id = candidate.subject.lead_professional_user_id
+        concerns = tuple(
+            Concern(c.category, category_label(c.category), c.detail)
+            for c in flag.concerns
+            if c.category in decision.categories
+        )
+        result.append(
+            FlaggedPerson(
+                person_id=person.id,
+                name=person.full_name,
+                date_of_birth=person.date_of_birth,
+                nhs_number=person.nhs_number,
+                upn=person.upn,
+                family_reference=families[flag.family_id],
+                lead=leads.get(uuid.UUID(lead_id)) if lead_id else None,
+                concerns=concerns,
+                raised_on=flag.raised_at.date(),
+                review_on=flag.review_on,
+                ends_on=flag.ends_on,
+                family_told=flag.family_told,
+                tier=decision.tier,
+                break_glass=decision.break_glass,
+            )
+        )
+    return result
+
+
+def find_person_ids(session: Session, text: str) -> tuple[str, list[uuid.UUID]] | None:
+    """Resolve an NHS number or UPN to person ids by blind index; None when the text is neither."""
+    nhs = clean_nhs_number(text)
+    if nhs:
+        ids = session.scalars(select(Person.id).where(Person.nhs_number_index == blind_index("nhs_number", nhs))).all()
+        return "nhs_number", list(ids)
+    upn = clean_upn(text)
+    if upn:
+        return "upn", list(session.scalars(select(Person.id).where(Person.upn_index == blind_index("upn", upn))).all())
+    return None
+
+
+def list_flagged(session: Session, ctx: AccessContext, *, page: int = 1, query: str = "") -> FlagPage:
+    """The flagged people this organisation serves (or whose family this user leads), newest first.
+
+    A search narrows the list by NHS number or UPN (exact, by blind index) or by name (among the
+    people the list would show anyway, so a search never reaches anyone the list could not).
+
+    Raises:
+        InvalidSearch: the search text is unusable.
+        AuditUnavailable: the access could not be logged; nothing is returned.
+    """
+    on = ctx.today
+    query = query.strip()
+    where = _served_by(ctx, on)
+    kind = ""
+    if query:
+        found = find_person_ids(session, query)
+        if found:
+            kind, ids = found
+            where = and_(where, Flag.person_id.in_(ids))
+        elif any(ch.isdigit() for ch in query):
+            raise InvalidSearch("Enter a valid NHS number (10 digits) or UPN (13 characters), or a name")
+        elif len(normalise_name(query)) < 2:
+            raise InvalidSearch("Enter at least 2 letters of a name")
+        else:
+            kind = "name"
+    candidates = _candidates(session, where, on)
+    request = _view_request(on)
+    decisions = check(session, ctx, request, [c.subject for c in candidates])
+    visible = [(c, decisions[c.subject.person_id]) for c in candidates if decisions[c.subject.person_id].permitted]
+    if kind == "name":
+        wanted = normalise_name(query)
+        names = {
+            p.id: normalise_name(p.full_name)
+            for p in session.scalars(
+                select(Person).where(Person.id.in_([uuid.UUID(c.subject.person_id) for c, _ in visible]))
+            )
+        }
+        visible = [(c, d) for c, d in visible if wanted in names[uuid.UUID(c.subject.person_id)]]
+    page = max(1, page)
+    chosen = visible[(page - 1) * PER_PAGE : page * PER_PAGE]
+    event = EventType.FLAGS_SEARCHED if query else EventType.FLAGS_LISTED
+    detail = {"page": str(page), "results": str(len(visible))}
+    if query:
+        detail["search_by"] = kind
+    record(session, ctx, event, request, [(c.subject, d) for c, d in chosen], detail=detail)
+    return FlagPage(people=_load(session, chosen), total=len(visible), page=page, per_page=PER_PAGE, query=query)
+
+
+def get_flag_for(session: Session, ctx: AccessContext, person_id: uuid.UUID) -> FlaggedPerson:
+    """One person's flag, as far as this organisation may see it.
+
+    A person the organisation does not serve is refused in exactly the same way whether or not they
+    exist or are flagged, so a guessed id reveals nothing.
+
+    Raises:
+        AccessDenied: the policy refused (already logged and committed).
+        NotFlagged: served, but no live flag (logged).
+    """
+    on = ctx.today
+    request = _view_request(on)
+    candidates = _candidates(session, Flag.person_id == person_id, on)
+    if not candidates:
+        subject = policy.Subject(str(person_id), "", None, frozenset())
+        relationships = relationship_facts(session, ctx.organisation_id, [person_id])
+        decision = policy.decide(policy.Facts(ctx.actor, request, subject, relationships, (), (), ()))
+        if not any(r.code in ("relationship_live", "lead_professional") and r.passed for r in decision.reasons):
+            deny(session, ctx, request, decision, subject, attempted=EventType.FLAG_VIEWED)
+        record(session, ctx, EventType.FLAG_VIEWED, request, [(subject, _nothing(decision))], detail={"found": "no"})
+        raise NotFlagged(str(person_id))
+    candidate = candidates[0]
+    decision = check(session, ctx, request, [candidate.subject])[candidate.subject.person_id]
+    if not decision.permitted:
+        deny(session, ctx, request, decision, candidate.subject, attempted=EventType.FLAG_VIEWED)
+    record(session, ctx, EventType.FLAG_VIEWED, request, [(candidate.subject, decision)])
+    return _load(session, [(candidate, decision)])[0]
+
+
+def _nothing(decision: policy.Decision) -> policy.Decision:
+    """A served person with no flag: nothing about a family is disclosed."""
+    return policy.Decision(
+        permitted=True,
+        tier=policy.Tier.NOTHING,
+        reasons=tuple(r for r in decision.reasons if r.passed),
+        grants=(),
+        break_glass=False,
+        categories=frozenset(),
+    )
+
+
+def start_break_glass(session: Session, ctx: AccessContext, identifier: str, reason: str) -> BreakGlassAccess:
+    """Record an emergency access grant for the person with this NHS number or UPN; flush, never commit.
+
+    The grant itself discloses nothing; viewing through it (``view_break_glass``) is what is logged
+    as a break-glass access and marked for the data protection officer's review.
+
+    Raises:
+        InvalidSearch: the identifier is not a valid NHS number or UPN.
+    """
+    found = find_person_ids(session, identifier)
+    if not found:
+        raise InvalidSearch("Enter a valid NHS number or UPN")
+    _, ids = found
+    grant = BreakGlassAccess(
+        user_id=ctx.user_id,
+        organisation_id=ctx.organisation_id,
+        person_id=ids[0] if ids else None,
+        reason=reason.strip(),
+        accessed_at=ctx.at,
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+class GrantExpired(LookupError):
+    """The break-glass grant is not this user's, or its window has passed."""
+
+
+def view_break_glass(session: Session, ctx: AccessContext, grant_id: uuid.UUID) -> FlaggedPerson | None:
+    """Show the flag a break-glass grant was made for; None if that person has no live flag.
+
+    Break-glass widens only the relationship and notice conditions; the role, the protocol and any
+    upheld objection still apply, and every view is logged with the break-glass outcome.
+
+    Raises:
+        GrantExpired: not this user's grant, or older than the window.
+        AccessDenied: the policy refused even with break-glass (logged).
+    """
+    grant = session.get(BreakGlassAccess, grant_id)
+    accessed_at = grant.accessed_at if grant else None
+    if accessed_at is not None and accessed_at.tzinfo is None:
+        accessed_at = accessed_at.replace(tzinfo=UTC)
+    if (
+        grant is None
+        or grant.user_id != ctx.user_id
+        or accessed_at is None
+        or ctx.at - accessed_at > BREAK_GLASS_WINDOW
+    ):
+        raise GrantExpired(str(grant_id))
+    on = ctx.today
+    request = _view_request(on, grant.reason)
+    detail = {"break_glass_id": str(grant.id)}
+    candidates = _candidates(session, Flag.person_id == grant.person_id, on) if grant.person_id else []
+    if not candidates:
+        # nobody with that identifier, or nobody flagged: nothing about a family is disclosed
+        subject = policy.Subject(str(grant.person_id or ""), "", None, frozenset())
+        decision = policy.decide(policy.Facts(ctx.actor, request, subject, (), (), (), ()))
+        if any(r.code == "role_not_permitted" for r in decision.failed):
+            deny(session, ctx, request, decision, None, attempted=EventType.FLAG_BREAK_GLASS_VIEWED, detail=detail)
+        shown = [(subject, _nothing(decision))] if grant.person_id else []
+        record(session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, request, shown, detail={**detail, "found": "no"})
+        return None
+    candidate = candidates[0]
+    decision = check(session, ctx, request, [candidate.subject])[candidate.subject.person_id]
+    if not decision.permitted:
+        deny(
+            session,
+            ctx,
+            request,
+            decision,
+            candidate.subject,
+            attempted=EventType.FLAG_BREAK_GLASS_VIEWED,
+            detail=detail,
+        )
+    record(session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, request, [(candidate.subject, decision)], detail=detail)
+    return _load(session, [(candidate, decision)])[0]
+
+
+def find_family_id(session: Session, reference: str) -> uuid.UUID | None:
+    return session.scalar(select(Family.id).where(Family.reference == reference.strip().upper()))
+
+
+@dataclass(frozen=True)
+class SubjectLabel:
+    name: str
+    nhs_number: str | None
+    family_reference: str | None
+
+
+def subject_labels(
+    session: Session, person_ids: Sequence[str], family_ids: Sequence[str]
+) -> tuple[dict[str, SubjectLabel], dict[str, str]]:
+    """Names of the people and references of the families a log entry touched, for the DPO.
+
+    The caller must have logged the DPO's access to the entry first (``authorise_action``).
+    """
+    people = {
+        str(p.id): SubjectLabel(p.full_name, p.nhs_number, None)
+        for p in session.scalars(select(Person).where(Person.id.in_([uuid.UUID(i) for i in person_ids if i])))
+    }
+    families = {
+        str(i): ref
+        for i, ref in session.execute(
+            select(Family.id, Family.reference).where(Family.id.in_([uuid.UUID(i) for i in family_ids if i]))
+        )
+    }
+    return people, families

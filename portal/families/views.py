@@ -1,0 +1,104 @@
+"""Flag pages for partners: the people you serve who are flagged, one person's flag, break-glass."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from portal import db
+from portal.access import AccessDenied, AuditUnavailable
+from portal.auth.rules import Role, requires
+from portal.context import access_context
+from portal.db import commits
+from portal.families import service
+from portal.families.forms import BreakGlassForm, SearchForm
+
+bp = Blueprint("families", __name__)
+
+#: break-glass asks the user to have signed in within this long
+REAUTH_WINDOW = timedelta(minutes=5)
+FLAG_ROLES = (Role.PRACTITIONER, Role.COORDINATOR)
+
+
+@bp.app_errorhandler(AccessDenied)
+def _access_denied(exc: AccessDenied) -> ResponseReturnValue:
+    return render_template("families/access_denied.html", decision=exc.decision), 403
+
+
+@bp.app_errorhandler(AuditUnavailable)
+def _audit_unavailable(_exc: AuditUnavailable) -> ResponseReturnValue:
+    db.session().rollback()
+    return render_template("errors/audit_unavailable.html"), 503
+
+
+@bp.get("/flags")
+@requires(*FLAG_ROLES)
+@commits
+def list_flags() -> ResponseReturnValue:
+    """List the flagged people the organisation serves, or search among them."""
+    form = SearchForm(request.args)
+    page = request.args.get("page", "1")
+    page_number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    query = (form.q.data or "").strip() if form.validate() else ""
+    try:
+        result = service.list_flagged(db.session(), access_context(), page=page_number, query=query)
+    except service.InvalidSearch as exc:
+        # nothing was read, so nothing is shown or logged: the user corrects the search
+        form.q.errors = [str(exc)]
+        return render_template("families/list_flags.html", form=form, result=None, searched=False), 400
+    return render_template("families/list_flags.html", form=form, result=result, searched=bool(query))
+
+
+@bp.get("/flags/<uuid:person_id>")
+@requires(*FLAG_ROLES)
+@commits
+def show_flag(person_id: uuid.UUID) -> ResponseReturnValue:
+    """Show one person's flag, as far as a protocol and the family's notice allow."""
+    try:
+        person = service.get_flag_for(db.session(), access_context(), person_id)
+    except service.NotFlagged:
+        db.session().commit()  # the look-up is logged even though there is nothing to show
+        return render_template("families/not_flagged.html"), 404
+    return render_template("families/show_flag.html", person=person)
+
+
+def _recently_signed_in() -> bool:
+    at = session.get("authenticated_at")
+    if not isinstance(at, int | float):
+        return False
+    return datetime.now(UTC) - datetime.fromtimestamp(at, UTC) <= REAUTH_WINDOW
+
+
+@bp.route("/break-glass", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def start_break_glass() -> ResponseReturnValue:
+    """Ask for the person and the reason for emergency access, after a fresh sign-in."""
+    if not _recently_signed_in():
+        if request.method == "POST":
+            abort(400)
+        return render_template("families/break_glass_reauth.html", provider_key=session.get("provider", ""))
+    form = BreakGlassForm()
+    if form.validate_on_submit():
+        grant = service.start_break_glass(db.session(), access_context(), form.identifier.data, form.reason.data)
+        return redirect(url_for("families.view_break_glass", grant_id=grant.id))
+    status = 400 if form.errors else 200
+    return render_template("families/break_glass.html", form=form), status
+
+
+@bp.get("/break-glass/<uuid:grant_id>")
+@requires(Role.PRACTITIONER)
+@commits
+def view_break_glass(grant_id: uuid.UUID) -> ResponseReturnValue:
+    """Show the flag an emergency access was granted for; every view is logged for review."""
+    try:
+        person = service.view_break_glass(db.session(), access_context(), grant_id)
+    except service.GrantExpired:
+        abort(404)
+    if person is None:
+        db.session().commit()
+        return render_template("families/not_flagged.html", break_glass=True), 404
+    return render_template("families/show_flag.html", person=person)

@@ -1,0 +1,69 @@
+"""Every route that shows personal data goes through the gate: calling it leaves an access-log entry.
+
+Blueprints are classified: a new blueprint must be added to one list or the other, so nobody can add
+pages about families without this test calling them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, text
+
+from portal import db
+from portal.access import AccessContext
+from portal.families import service
+from portal.families.models import Person
+from portal.organisations.models import User
+from tests.signin import dev_sign_in
+
+#: blueprints whose pages show people, families, flags or the log (which names people)
+PERSONAL_DATA = {"families": "gp.practitioner", "audit": "sf.dpo"}
+#: blueprints that show no personal data about families
+NO_PERSONAL_DATA = {"main", "auth", "dev_idp", "govuk"}
+#: GET pages in personal-data blueprints that show none themselves (a form to fill in)
+FORMS_ONLY = {"families.start_break_glass", "audit.check_access_log_integrity"}
+
+
+def _entries(app) -> int:
+    with app.app_context():
+        return db.session().execute(text("SELECT count(*) FROM access_log_entry")).scalar_one()
+
+
+def _params(app) -> dict[str, object]:
+    with app.app_context():
+        session = db.session()
+        kelly = next(p for p in session.scalars(select(Person)) if p.full_name == "Kelly Brown")
+        user = session.scalar(select(User).where(User.subject == "gp.practitioner"))
+        ctx = AccessContext(user.id, user.organisation_id, "gp_practice", frozenset({"practitioner"}), "t")
+        grant = service.start_break_glass(session, ctx, kelly.nhs_number, "Child at risk tonight, no answer at home")
+        session.commit()
+        seq = session.execute(select(func.max(text("seq"))).select_from(text("access_log_entry"))).scalar() or 1
+        return {"person_id": kelly.id, "grant_id": grant.id, "seq": seq}
+
+
+def test_every_blueprint_is_classified(app):
+    blueprints = {rule.endpoint.split(".")[0] for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    unclassified = blueprints - set(PERSONAL_DATA) - NO_PERSONAL_DATA
+    assert not unclassified, f"classify these blueprints in {__name__}: {sorted(unclassified)}"
+
+
+def test_every_personal_data_page_leaves_an_access_log_entry(live_app):
+    app = live_app.app
+    dev_sign_in(live_app.url, "gp.practitioner")  # something in the log, so an entry number exists
+    params = _params(app)
+    sessions = {subject: dev_sign_in(live_app.url, subject)[0] for subject in set(PERSONAL_DATA.values())}
+    checked = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.split(".")[0]
+        if blueprint not in PERSONAL_DATA or "GET" not in rule.methods or rule.endpoint in FORMS_ONLY:
+            continue
+        with app.test_request_context():
+            url = app.url_for(rule.endpoint, **{arg: params[arg] for arg in rule.arguments})
+        before = _entries(app)
+        response = sessions[PERSONAL_DATA[blueprint]].get(live_app.url + url, timeout=10)
+        assert response.status_code == 200, (url, response.status_code)
+        assert _entries(app) > before, f"{rule.endpoint} showed a page without writing an access-log entry"
+        checked.append(rule.endpoint)
+    assert {"families.list_flags", "families.show_flag", "audit.search_access_log"} <= set(checked)
+    assert uuid.UUID(str(params["grant_id"]))

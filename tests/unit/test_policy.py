@@ -1,0 +1,1039 @@
+"""Truth tables for the pure sharing decision: every rule, every reason code, every boundary.
+
+The default facts describe one fully covered request: Dr Priya Patel at Riverside Medical Practice (a GP
+practice) views the flag of Alex, a registered patient in a supported family with a health concern; an
+in-force protocol covers programme membership and health for GP practices, and the notice given to the
+family names both. Each test changes one fact and states what that does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from sharing_protocols.policy import (
+    IDENTIFICATION,
+    PROGRAMME_MEMBERSHIP,
+    ROLE_ACTIONS,
+    ROLE_ONLY_ACTIONS,
+    SUPPORT_COORDINATION,
+    TO_COUNCIL,
+    TO_PARTNER,
+    Action,
+    Actor,
+    Decision,
+    Facts,
+    Flow,
+    Grant,
+    NoticeGiven,
+    Objection,
+    Protocol,
+    Reason,
+    Relationship,
+    Request,
+    Subject,
+    Tier,
+    decide,
+    decide_action,
+)
+
+ON = date(2024, 6, 1)
+DAY = timedelta(days=1)
+
+GP_ORG = "org-riverside"
+OTHER_GP_ORG = "org-hillside"
+SCHOOL_ORG = "org-oakfield"
+ALEX = "person-alex"
+SAM = "person-sam"
+FAMILY = "family-1"
+OTHER_FAMILY = "family-2"
+PRIYA = "user-priya"
+LEAD = "user-lead"
+ALL_ROLES = ("practitioner", "org_admin", "coordinator", "dpo", "sysadmin")
+
+
+# ------------------------------------------------------------------------------------------ builders
+
+
+def an_actor(
+    *,
+    user_id: str = PRIYA,
+    organisation_id: str = GP_ORG,
+    organisation_kind: str = "gp_practice",
+    roles: frozenset[str] = frozenset({"practitioner"}),
+) -> Actor:
+    return Actor(user_id=user_id, organisation_id=organisation_id, organisation_kind=organisation_kind, roles=roles)
+
+
+def a_school_actor(**overrides) -> Actor:
+    return an_actor(
+        **{"user_id": "user-sarah", "organisation_id": SCHOOL_ORG, "organisation_kind": "school", **overrides}
+    )
+
+
+def a_request(
+    *,
+    action: Action = Action.VIEW_FLAGS,
+    purpose: str = SUPPORT_COORDINATION,
+    direction: str = TO_PARTNER,
+    on: date = ON,
+    break_glass: bool = False,
+    break_glass_reason: str = "",
+) -> Request:
+    return Request(
+        action=action,
+        purpose=purpose,
+        direction=direction,
+        on=on,
+        break_glass=break_glass,
+        break_glass_reason=break_glass_reason,
+    )
+
+
+def a_break_glass_request(**overrides) -> Request:
+    return a_request(
+        **{"break_glass": True, "break_glass_reason": "Child presenting with injuries in A&E", **overrides}
+    )
+
+
+def a_subject(
+    *,
+    person_id: str = ALEX,
+    family_id: str = FAMILY,
+    lead_professional_user_id: str | None = LEAD,
+    categories: frozenset[str] = frozenset({"health"}),
+) -> Subject:
+    return Subject(
+        person_id=person_id,
+        family_id=family_id,
+        lead_professional_user_id=lead_professional_user_id,
+        categories=categories,
+    )
+
+
+def a_relationship(
+    *,
+    organisation_id: str = GP_ORG,
+    person_id: str = ALEX,
+    kind: str = "registered_patient",
+    valid_from: date = date(2019, 1, 1),
+    valid_to: date | None = None,
+) -> Relationship:
+    return Relationship(
+        organisation_id=organisation_id, person_id=person_id, kind=kind, valid_from=valid_from, valid_to=valid_to
+    )
+
+
+def flows_for(*categories: str, purpose: str = SUPPORT_COORDINATION, direction: str = TO_PARTNER) -> frozenset[Flow]:
+    return frozenset(Flow(c, purpose, direction) for c in categories)
+
+
+def a_protocol(
+    *,
+    id: str = "protocol-gp",
+    reference: str = "ISP-2024-GP",
+    status: str = "in_force",
+    valid_from: date = date(2024, 1, 1),
+    valid_to: date | None = None,
+    party_organisation_ids: frozenset[str] = frozenset(),
+    party_kinds: frozenset[str] = frozenset({"gp_practice"}),
+    flows: frozenset[Flow] | None = None,
+    categories: tuple[str, ...] = (PROGRAMME_MEMBERSHIP, "health"),
+    lawful_basis: str = "UK GDPR Art 6(1)(e); Art 9(2)(h)",
+) -> Protocol:
+    return Protocol(
+        id=id,
+        reference=reference,
+        status=status,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        party_organisation_ids=party_organisation_ids,
+        party_kinds=party_kinds,
+        flows=flows if flows is not None else flows_for(*categories),
+        lawful_basis=lawful_basis,
+    )
+
+
+def a_notice(
+    *,
+    id: str = "notice-1",
+    version_ref: str = "FPN v2",
+    family_id: str = FAMILY,
+    member_person_ids: frozenset[str] = frozenset({ALEX, SAM}),
+    given_on: date = date(2024, 3, 1),
+    coverage: frozenset[tuple[str, str]] | None = None,
+    kinds: tuple[str, ...] = ("gp_practice",),
+    categories: tuple[str, ...] = (PROGRAMME_MEMBERSHIP, "health"),
+) -> NoticeGiven:
+    return NoticeGiven(
+        id=id,
+        version_ref=version_ref,
+        family_id=family_id,
+        member_person_ids=member_person_ids,
+        given_on=given_on,
+        coverage=coverage if coverage is not None else frozenset((k, c) for k in kinds for c in categories),
+    )
+
+
+def an_objection(
+    *,
+    id: str = "objection-1",
+    person_id: str = ALEX,
+    category: str = "health",
+    purpose: str | None = None,
+    upheld: bool = True,
+    basis: str = "",
+) -> Objection:
+    return Objection(id=id, person_id=person_id, category=category, purpose=purpose, upheld=upheld, basis=basis)
+
+
+def facts(
+    *,
+    actor: Actor | None = None,
+    request: Request | None = None,
+    subject: Subject | None = None,
+    relationships: tuple[Relationship, ...] | None = None,
+    protocols: tuple[Protocol, ...] | None = None,
+    notices: tuple[NoticeGiven, ...] | None = None,
+    objections: tuple[Objection, ...] = (),
+) -> Facts:
+    return Facts(
+        actor=actor or an_actor(),
+        request=request or a_request(),
+        subject=subject or a_subject(),
+        relationships=relationships if relationships is not None else (a_relationship(),),
+        protocols=protocols if protocols is not None else (a_protocol(),),
+        notices=notices if notices is not None else (a_notice(),),
+        objections=objections,
+    )
+
+
+def codes(decision: Decision, category: str | None = None) -> list[str]:
+    """Reason codes in order; with a category, only the reasons about that category."""
+    return [r.code for r in decision.reasons if category is None or r.category == category]
+
+
+def reason(decision: Decision, code: str, category: str | None = None) -> Reason:
+    """The first reason with this code (about this category, if given)."""
+    return next(r for r in decision.reasons if r.code == code and (category is None or r.category == category))
+
+
+def assert_denied_with(decision: Decision, code: str) -> None:
+    assert not decision.permitted
+    assert decision.tier is Tier.NOTHING
+    assert decision.grants == ()
+    assert decision.categories == frozenset()
+    assert decision.protocol_ids == ()
+    assert decision.notice_ids == ()
+    assert [r.code for r in decision.failed] == [code]
+    assert decision.reasons[-1].code == code, "refusal stops at the first failed gate"
+
+
+def assert_existence_only(decision: Decision, withheld: str, code: str) -> None:
+    assert decision.permitted
+    assert decision.tier is Tier.EXISTENCE_AND_CONTACT
+    assert decision.categories == frozenset()
+    assert [g.category for g in decision.grants] == [PROGRAMME_MEMBERSHIP]
+    assert [(r.code, r.category) for r in decision.failed] == [(code, withheld)]
+
+
+# ------------------------------------------------------------------------------------ the happy path
+
+
+def test_gp_sees_health_detail_for_a_registered_patient_when_protocol_and_notice_cover_it():
+    decision = decide(facts())
+
+    assert decision.permitted
+    assert decision.tier is Tier.DETAIL
+    assert decision.categories == frozenset({"health"})
+    assert decision.failed == ()
+    assert decision.break_glass is False
+    assert codes(decision) == [
+        "role_permitted",
+        "relationship_live",
+        "protocol_in_force",
+        "notice_covers",
+        "no_objection",
+        "protocol_in_force",
+        "notice_covers",
+        "no_objection",
+    ]
+    assert decision.grants == (
+        Grant(PROGRAMME_MEMBERSHIP, "protocol-gp", "ISP-2024-GP", "notice-1", "FPN v2"),
+        Grant("health", "protocol-gp", "ISP-2024-GP", "notice-1", "FPN v2"),
+    )
+    assert decision.protocol_ids == ("protocol-gp",)
+    assert decision.notice_ids == ("notice-1",)
+
+
+def test_a_flag_with_no_concerns_shows_existence_and_contact_only():
+    decision = decide(facts(subject=a_subject(categories=frozenset())))
+
+    assert decision.permitted
+    assert decision.tier is Tier.EXISTENCE_AND_CONTACT
+    assert decision.categories == frozenset()
+    assert decision.failed == ()
+
+
+def test_programme_membership_listed_as_a_concern_is_not_counted_as_detail():
+    decision = decide(facts(subject=a_subject(categories=frozenset({PROGRAMME_MEMBERSHIP}))))
+
+    assert decision.tier is Tier.EXISTENCE_AND_CONTACT
+    assert decision.categories == frozenset()
+    assert [g.category for g in decision.grants] == [PROGRAMME_MEMBERSHIP]
+
+
+def test_concerns_are_checked_in_sorted_order_after_programme_membership():
+    protocol = a_protocol(categories=(PROGRAMME_MEMBERSHIP, "health", "education", "crime_asb"))
+    notice = a_notice(categories=(PROGRAMME_MEMBERSHIP, "health", "education", "crime_asb"))
+    subject = a_subject(categories=frozenset({"health", "education", "crime_asb"}))
+
+    decision = decide(facts(subject=subject, protocols=(protocol,), notices=(notice,)))
+
+    assert [g.category for g in decision.grants] == [PROGRAMME_MEMBERSHIP, "crime_asb", "education", "health"]
+    assert decision.categories == frozenset({"health", "education", "crime_asb"})
+
+
+# --------------------------------------------------------------------------------------------- role
+
+
+@pytest.mark.parametrize("action", [Action.VIEW_FLAGS, Action.NOMINATE])
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_only_the_roles_listed_for_an_action_pass_the_role_check(action, role):
+    request = a_request(action=action, purpose=IDENTIFICATION, direction=TO_COUNCIL)
+    protocol = a_protocol(flows=flows_for(PROGRAMME_MEMBERSHIP, "health", purpose=IDENTIFICATION, direction=TO_COUNCIL))
+
+    decision = decide(facts(actor=an_actor(roles=frozenset({role})), request=request, protocols=(protocol,)))
+
+    allowed = role in ROLE_ACTIONS[action]
+    assert decision.permitted is allowed
+    assert decision.reasons[0].code == ("role_permitted" if allowed else "role_not_permitted")
+    if not allowed:
+        assert_denied_with(decision, "role_not_permitted")
+
+
+def test_role_table_is_as_agreed():
+    assert dict(ROLE_ACTIONS) == {
+        Action.VIEW_FLAGS: {"practitioner", "coordinator"},
+        Action.NOMINATE: {"practitioner"},
+        Action.SEARCH_ACCESS_LOG: {"dpo"},
+        Action.VERIFY_ACCESS_LOG: {"dpo", "sysadmin"},
+    }
+    assert set(ROLE_ACTIONS) == set(Action)
+
+
+def test_a_user_with_no_roles_is_refused_and_told_to_ask_their_administrator():
+    decision = decide(facts(actor=an_actor(roles=frozenset())))
+
+    assert_denied_with(decision, "role_not_permitted")
+    refused = decision.failed[0]
+    assert refused.text == "Your role does not allow you to view flags."
+    assert refused.advice == "Ask your organisation's administrator if you need this access."
+
+
+def test_one_allowed_role_among_others_is_enough():
+    decision = decide(facts(actor=an_actor(roles=frozenset({"org_admin", "practitioner"}))))
+
+    assert decision.permitted
+
+
+def test_break_glass_never_widens_the_role():
+    decision = decide(facts(actor=an_actor(roles=frozenset({"dpo"})), request=a_break_glass_request()))
+
+    assert_denied_with(decision, "role_not_permitted")
+    assert decision.break_glass is True
+
+
+def test_a_role_refusal_says_nothing_about_the_subject():
+    decision = decide(facts(actor=an_actor(roles=frozenset({"sysadmin"}))))
+
+    assert codes(decision) == ["role_not_permitted"]
+    assert all(r.category is None for r in decision.reasons)
+
+
+# -------------------------------------------------------------------------------------- break-glass
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t\n  "])
+def test_break_glass_without_a_reason_is_refused_even_when_everything_else_allows(blank):
+    decision = decide(facts(request=a_break_glass_request(break_glass_reason=blank)))
+
+    assert_denied_with(decision, "break_glass_reason_missing")
+    assert decision.break_glass is True
+    assert decision.failed[0].advice
+
+
+def test_break_glass_with_a_reason_records_that_the_reason_was_given():
+    decision = decide(facts(request=a_break_glass_request()))
+
+    assert codes(decision)[:2] == ["role_permitted", "break_glass_reason_given"]
+    assert reason(decision, "break_glass_reason_given").passed
+
+
+def test_break_glass_is_marked_even_when_it_widens_nothing():
+    decision = decide(facts(request=a_break_glass_request()))
+
+    assert decision.break_glass is True
+    assert decision.tier is Tier.DETAIL
+    assert "relationship_waived_break_glass" not in codes(decision)
+    assert "notice_waived_break_glass" not in codes(decision)
+    assert decision.notice_ids == ("notice-1",)
+
+
+def test_an_ordinary_request_is_never_marked_break_glass():
+    assert decide(facts()).break_glass is False
+    assert decide(facts(relationships=())).break_glass is False
+
+
+def test_a_blank_break_glass_reason_on_an_ordinary_request_is_irrelevant():
+    decision = decide(facts(request=a_request(break_glass=False, break_glass_reason="")))
+
+    assert decision.permitted
+    assert "break_glass_reason_missing" not in codes(decision)
+
+
+# ------------------------------------------------------------------------------------- relationship
+
+
+def test_registered_patient_relationship_passes_and_names_how_the_organisation_serves_them():
+    decision = decide(facts())
+
+    live = reason(decision, "relationship_live")
+    assert live.passed
+    assert live.text == "Your organisation currently serves this person (a registered patient)."
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "valid_to", "live"),
+    [
+        (ON, None, True),
+        (ON + DAY, None, False),
+        (ON - DAY, ON, True),
+        (ON - 10 * DAY, ON - DAY, False),
+        (ON, ON, True),
+        (date(2000, 1, 1), None, True),
+    ],
+    ids=["starts-today", "starts-tomorrow", "ends-today", "ended-yesterday", "single-day", "open-ended"],
+)
+def test_relationship_validity_is_inclusive_at_both_ends(valid_from, valid_to, live):
+    relationship = a_relationship(valid_from=valid_from, valid_to=valid_to)
+
+    decision = decide(facts(relationships=(relationship,)))
+
+    if live:
+        assert decision.permitted
+        assert "relationship_live" in codes(decision)
+    else:
+        assert_denied_with(decision, "no_relationship")
+
+
+def test_another_organisations_patient_is_refused_with_advice_about_break_glass():
+    decision = decide(facts(relationships=(a_relationship(organisation_id=OTHER_GP_ORG),)))
+
+    assert_denied_with(decision, "no_relationship")
+    refused = decision.failed[0]
+    assert refused.text == "Your organisation does not currently serve this person."
+    assert refused.advice == (
+        "You can only see people your organisation serves. "
+        "If you need this person's information in an emergency, use break-glass access."
+    )
+
+
+def test_a_relationship_with_another_family_member_does_not_count():
+    decision = decide(facts(relationships=(a_relationship(person_id=SAM),)))
+
+    assert_denied_with(decision, "no_relationship")
+
+
+def test_a_refusal_for_no_relationship_says_nothing_about_the_subjects_concerns():
+    decision = decide(facts(relationships=()))
+
+    assert codes(decision) == ["role_permitted", "no_relationship"]
+
+
+def test_the_lead_professional_sees_the_family_without_an_organisational_relationship():
+    decision = decide(facts(actor=an_actor(user_id=LEAD), relationships=()))
+
+    assert decision.permitted
+    assert "lead_professional" in codes(decision)
+
+
+def test_a_family_without_a_lead_professional_gives_no_lead_professional_route():
+    decision = decide(facts(subject=a_subject(lead_professional_user_id=None), relationships=()))
+
+    assert_denied_with(decision, "no_relationship")
+
+
+def test_a_live_relationship_is_preferred_over_lead_professional_in_the_explanation():
+    decision = decide(facts(actor=an_actor(user_id=LEAD)))
+
+    assert "relationship_live" in codes(decision)
+    assert "lead_professional" not in codes(decision)
+
+
+def test_break_glass_waives_the_relationship_and_is_marked():
+    decision = decide(facts(request=a_break_glass_request(), relationships=()))
+
+    assert decision.permitted
+    assert decision.tier is Tier.DETAIL
+    assert decision.break_glass is True
+    waived = reason(decision, "relationship_waived_break_glass")
+    assert waived.passed
+    assert "will be reviewed" in waived.text
+
+
+def test_break_glass_does_not_replace_a_live_relationship():
+    decision = decide(facts(request=a_break_glass_request()))
+
+    assert "relationship_live" in codes(decision)
+
+
+# ----------------------------------------------------------------------------------------- protocol
+
+
+@pytest.mark.parametrize("status", ["draft", "suspended", "withdrawn", "IN_FORCE", ""])
+def test_a_protocol_not_in_force_covers_nothing(status):
+    decision = decide(facts(protocols=(a_protocol(status=status),)))
+
+    assert_denied_with(decision, "no_protocol")
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "valid_to", "covers"),
+    [
+        (ON, None, True),
+        (ON + DAY, None, False),
+        (ON - DAY, ON, True),
+        (date(2023, 1, 1), ON - DAY, False),
+        (ON, ON, True),
+    ],
+    ids=["in-force-from-today", "not-yet-in-force", "expires-today", "expired-yesterday", "single-day"],
+)
+def test_protocol_validity_is_inclusive_at_both_ends(valid_from, valid_to, covers):
+    decision = decide(facts(protocols=(a_protocol(valid_from=valid_from, valid_to=valid_to),)))
+
+    if covers:
+        assert decision.permitted
+        assert decision.protocol_ids == ("protocol-gp",)
+    else:
+        assert_denied_with(decision, "no_protocol")
+
+
+def test_a_protocol_signed_by_the_organisation_itself_covers_it():
+    protocol = a_protocol(party_organisation_ids=frozenset({GP_ORG}), party_kinds=frozenset())
+
+    assert decide(facts(protocols=(protocol,))).tier is Tier.DETAIL
+
+
+def test_a_protocol_signed_by_another_organisation_of_the_same_kind_does_not_cover_it():
+    protocol = a_protocol(party_organisation_ids=frozenset({OTHER_GP_ORG}), party_kinds=frozenset())
+
+    assert_denied_with(decide(facts(protocols=(protocol,))), "no_protocol")
+
+
+def test_a_protocol_for_all_gp_practices_covers_a_gp_practice_but_not_a_school():
+    school_facts = facts(
+        actor=a_school_actor(),
+        relationships=(a_relationship(organisation_id=SCHOOL_ORG, kind="on_roll"),),
+        notices=(a_notice(kinds=("school",)),),
+    )
+
+    assert decide(facts()).permitted
+    assert_denied_with(decide(school_facts), "no_protocol")
+
+
+def test_a_protocol_for_another_purpose_does_not_cover_support_coordination():
+    protocol = a_protocol(flows=flows_for(PROGRAMME_MEMBERSHIP, "health", purpose=IDENTIFICATION))
+
+    assert_denied_with(decide(facts(protocols=(protocol,))), "no_protocol")
+
+
+def test_a_protocol_for_the_other_direction_does_not_cover_sharing_with_the_partner():
+    protocol = a_protocol(flows=flows_for(PROGRAMME_MEMBERSHIP, "health", direction=TO_COUNCIL))
+
+    assert_denied_with(decide(facts(protocols=(protocol,))), "no_protocol")
+
+
+def test_a_flow_must_match_category_purpose_and_direction_together():
+    mixed = frozenset(
+        {
+            Flow(PROGRAMME_MEMBERSHIP, IDENTIFICATION, TO_PARTNER),
+            Flow(PROGRAMME_MEMBERSHIP, SUPPORT_COORDINATION, TO_COUNCIL),
+            Flow("health", SUPPORT_COORDINATION, TO_PARTNER),
+        }
+    )
+
+    assert_denied_with(decide(facts(protocols=(a_protocol(flows=mixed),))), "no_protocol")
+
+
+def test_gp_cannot_see_health_without_a_protocol_covering_health():
+    decision = decide(facts(protocols=(a_protocol(categories=(PROGRAMME_MEMBERSHIP,)),)))
+
+    assert_existence_only(decision, "health", "no_protocol")
+    withheld = decision.failed[0]
+    assert withheld.text == (
+        "No sharing protocol in force covers the council sharing information about health with GP practices "
+        "for coordinating support."
+    )
+    assert withheld.advice == "Ask your information governance lead whether a sharing protocol is being agreed."
+
+
+def test_no_protocol_for_programme_membership_shows_nothing_at_all():
+    decision = decide(facts(protocols=(a_protocol(categories=("health",)),)))
+
+    assert_denied_with(decision, "no_protocol")
+    assert decision.failed[0].category == PROGRAMME_MEMBERSHIP
+    assert codes(decision, "health") == [], "the concerns are never examined when the flag itself is refused"
+
+
+def test_break_glass_never_waives_a_missing_protocol_for_programme_membership():
+    decision = decide(facts(request=a_break_glass_request(), protocols=()))
+
+    assert_denied_with(decision, "no_protocol")
+    assert decision.break_glass is True
+
+
+def test_break_glass_never_waives_a_missing_protocol_for_a_concern():
+    protocol = a_protocol(categories=(PROGRAMME_MEMBERSHIP,))
+
+    decision = decide(facts(request=a_break_glass_request(), protocols=(protocol,)))
+
+    assert_existence_only(decision, "health", "no_protocol")
+
+
+def test_a_suspended_protocol_stops_covering_at_once_even_with_notice_given():
+    suspended = a_protocol(status="suspended", valid_from=date(2020, 1, 1), valid_to=date(2030, 1, 1))
+
+    assert_denied_with(decide(facts(protocols=(suspended,))), "no_protocol")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "explanation"),
+    [
+        (a_protocol(status="suspended"), "Sharing protocol ISP-2024-GP, which would cover it, is suspended."),
+        (a_protocol(status="draft"), "Sharing protocol ISP-2024-GP, which would cover it, is still a draft."),
+        (a_protocol(status="withdrawn"), "Sharing protocol ISP-2024-GP, which would cover it, is withdrawn."),
+        (
+            a_protocol(valid_from=ON + DAY),
+            "Sharing protocol ISP-2024-GP, which would cover it, does not come into force until 2 June 2024.",
+        ),
+        (
+            a_protocol(valid_to=date(2024, 3, 31)),
+            "Sharing protocol ISP-2024-GP, which covered it, expired on 31 March 2024.",
+        ),
+    ],
+    ids=["suspended", "draft", "withdrawn", "not-yet", "expired"],
+)
+def test_a_refusal_names_the_protocol_that_would_cover_it_and_why_it_does_not(protocol, explanation):
+    decision = decide(facts(protocols=(protocol,)))
+
+    assert_denied_with(decision, "no_protocol")
+    assert decision.failed[0].text == (
+        "No sharing protocol in force covers the council sharing information about whether a person is in a "
+        f"supported family with GP practices for coordinating support. {explanation}"
+    )
+
+
+def test_a_protocol_for_other_partners_is_not_mentioned_in_a_refusal():
+    decision = decide(facts(protocols=(a_protocol(party_kinds=frozenset({"school"})),)))
+
+    assert "ISP-2024-GP" not in decision.failed[0].text
+
+
+def test_the_protocol_relied_on_is_the_one_with_the_smallest_reference():
+    later = a_protocol(id="a-protocol", reference="ISP-B")
+    earlier = a_protocol(id="z-protocol", reference="ISP-A")
+
+    for protocols in [(later, earlier), (earlier, later)]:
+        decision = decide(facts(protocols=protocols))
+        assert decision.protocol_ids == ("z-protocol",)
+        assert {g.protocol_ref for g in decision.grants} == {"ISP-A"}
+
+
+def test_protocols_with_the_same_reference_are_chosen_by_smallest_id():
+    first = a_protocol(id="p-1", reference="ISP-A")
+    second = a_protocol(id="p-2", reference="ISP-A")
+
+    assert decide(facts(protocols=(second, first))).protocol_ids == ("p-1",)
+
+
+def test_an_out_of_force_protocol_with_a_smaller_reference_is_never_chosen():
+    draft = a_protocol(id="p-draft", reference="AAA", status="draft")
+    in_force = a_protocol(id="p-live", reference="ZZZ")
+
+    assert decide(facts(protocols=(draft, in_force))).protocol_ids == ("p-live",)
+
+
+def test_each_category_can_rely_on_a_different_protocol_and_the_log_lists_each_once():
+    membership = a_protocol(id="p-membership", reference="ISP-1", categories=(PROGRAMME_MEMBERSHIP,))
+    health = a_protocol(id="p-health", reference="ISP-2", categories=("health", "education"))
+    notice = a_notice(categories=(PROGRAMME_MEMBERSHIP, "health", "education"))
+    subject = a_subject(categories=frozenset({"health", "education"}))
+
+    decision = decide(facts(subject=subject, protocols=(health, membership), notices=(notice,)))
+
+    assert [(g.category, g.protocol_id) for g in decision.grants] == [
+        (PROGRAMME_MEMBERSHIP, "p-membership"),
+        ("education", "p-health"),
+        ("health", "p-health"),
+    ]
+    assert decision.protocol_ids == ("p-membership", "p-health")
+
+
+def test_a_partner_nominating_relies_on_a_protocol_for_identification_towards_the_council():
+    request = a_request(action=Action.NOMINATE, purpose=IDENTIFICATION, direction=TO_COUNCIL)
+    protocol = a_protocol(flows=flows_for(PROGRAMME_MEMBERSHIP, purpose=IDENTIFICATION, direction=TO_COUNCIL))
+
+    decision = decide(facts(request=request, protocols=(protocol,), subject=a_subject(categories=frozenset())))
+
+    assert decision.permitted
+    assert reason(decision, "protocol_in_force").text == (
+        "Sharing protocol ISP-2024-GP covers GP practices sharing information about whether a person is in a "
+        "supported family with the council for identifying families who need support."
+    )
+
+
+# ------------------------------------------------------------------------------------------- notice
+
+
+def test_school_cannot_see_health_without_notice_cover():
+    protocol = a_protocol(party_kinds=frozenset({"school"}), categories=(PROGRAMME_MEMBERSHIP, "education", "health"))
+    notice = a_notice(kinds=("school",), categories=(PROGRAMME_MEMBERSHIP, "education"))
+    school_facts = facts(
+        actor=a_school_actor(),
+        subject=a_subject(categories=frozenset({"education", "health"})),
+        relationships=(a_relationship(organisation_id=SCHOOL_ORG, kind="on_roll"),),
+        protocols=(protocol,),
+        notices=(notice,),
+    )
+
+    decision = decide(school_facts)
+
+    assert decision.permitted
+    assert decision.tier is Tier.DETAIL
+    assert decision.categories == frozenset({"education"})
+    assert [(r.code, r.category) for r in decision.failed] == [("no_notice", "health")]
+    withheld = decision.failed[0]
+    assert withheld.text == (
+        "No fair processing notice given to this family covers the council sharing information about health "
+        "with schools."
+    )
+    assert withheld.advice == "Contact the family's lead professional."
+
+
+def test_no_notice_given_at_all_shows_nothing():
+    decision = decide(facts(notices=()))
+
+    assert_denied_with(decision, "no_notice")
+    assert decision.failed[0].category == PROGRAMME_MEMBERSHIP
+
+
+def test_a_notice_given_to_another_family_does_not_cover_this_one():
+    assert_denied_with(decide(facts(notices=(a_notice(family_id=OTHER_FAMILY),))), "no_notice")
+
+
+def test_a_notice_given_for_other_family_members_does_not_cover_this_person():
+    assert_denied_with(decide(facts(notices=(a_notice(member_person_ids=frozenset({SAM})),))), "no_notice")
+
+
+@pytest.mark.parametrize(("given_on", "covers"), [(ON - DAY, True), (ON, True), (ON + DAY, False)])
+def test_a_notice_covers_from_the_day_it_was_given(given_on, covers):
+    decision = decide(facts(notices=(a_notice(given_on=given_on),)))
+
+    if covers:
+        assert decision.notice_ids == ("notice-1",)
+    else:
+        assert_denied_with(decision, "no_notice")
+
+
+def test_a_notice_naming_the_category_only_for_another_sector_does_not_cover_this_recipient():
+    notice = a_notice(coverage=frozenset({("gp_practice", PROGRAMME_MEMBERSHIP), ("school", "health")}))
+
+    assert_existence_only(decide(facts(notices=(notice,))), "health", "no_notice")
+
+
+def test_a_notice_naming_the_recipient_kind_only_for_other_categories_withholds_the_rest():
+    notice = a_notice(categories=(PROGRAMME_MEMBERSHIP, "education"))
+
+    assert_existence_only(decide(facts(notices=(notice,))), "health", "no_notice")
+
+
+def test_the_notice_relied_on_is_quoted_with_its_version_and_date():
+    decision = decide(facts())
+
+    assert reason(decision, "notice_covers", "health").text == (
+        "The fair processing notice given to this family (FPN v2, 1 March 2024) covers the council sharing "
+        "information about health with GP practices."
+    )
+
+
+def test_break_glass_waives_a_missing_notice_and_the_grant_records_no_notice():
+    decision = decide(facts(request=a_break_glass_request(), notices=()))
+
+    assert decision.permitted
+    assert decision.tier is Tier.DETAIL
+    assert codes(decision).count("notice_waived_break_glass") == 2
+    assert all(g.notice_id is None and g.notice_ref is None for g in decision.grants)
+    assert decision.notice_ids == ()
+    assert decision.protocol_ids == ("protocol-gp",)
+
+
+def test_break_glass_waives_only_the_notice_that_is_missing():
+    notice = a_notice(categories=(PROGRAMME_MEMBERSHIP,))
+
+    decision = decide(facts(request=a_break_glass_request(), notices=(notice,)))
+
+    assert codes(decision, PROGRAMME_MEMBERSHIP)[1] == "notice_covers"
+    assert codes(decision, "health")[1] == "notice_waived_break_glass"
+    assert [g.notice_id for g in decision.grants] == ["notice-1", None]
+    assert decision.notice_ids == ("notice-1",)
+
+
+def test_the_earliest_covering_notice_is_relied_on():
+    older = a_notice(id="notice-b", version_ref="FPN v1", given_on=date(2023, 1, 1))
+    newer = a_notice(id="notice-a", version_ref="FPN v2", given_on=date(2024, 1, 1))
+
+    decision = decide(facts(notices=(newer, older)))
+
+    assert decision.notice_ids == ("notice-b",)
+
+
+def test_notices_given_the_same_day_are_chosen_by_smallest_id():
+    first = a_notice(id="notice-1")
+    second = a_notice(id="notice-2")
+
+    assert decide(facts(notices=(second, first))).notice_ids == ("notice-1",)
+
+
+def test_a_later_notice_that_omits_a_category_does_not_withdraw_an_earlier_notices_cover():
+    older = a_notice(id="notice-old", given_on=date(2023, 1, 1), categories=(PROGRAMME_MEMBERSHIP, "health"))
+    newer = a_notice(id="notice-new", given_on=date(2024, 1, 1), categories=(PROGRAMME_MEMBERSHIP,))
+
+    decision = decide(facts(notices=(older, newer)))
+
+    assert decision.categories == frozenset({"health"})
+    assert decision.notice_ids == ("notice-old",)
+
+
+def test_notices_are_unioned_across_versions():
+    membership = a_notice(id="notice-1", given_on=date(2023, 1, 1), categories=(PROGRAMME_MEMBERSHIP,))
+    health = a_notice(id="notice-2", given_on=date(2024, 1, 1), categories=("health",))
+
+    decision = decide(facts(notices=(health, membership)))
+
+    assert decision.categories == frozenset({"health"})
+    assert [g.notice_id for g in decision.grants] == ["notice-1", "notice-2"]
+    assert decision.notice_ids == ("notice-1", "notice-2")
+
+
+# ---------------------------------------------------------------------------------------- objection
+
+
+@pytest.mark.parametrize("purpose", [None, SUPPORT_COORDINATION], ids=["every-purpose", "this-purpose"])
+def test_an_upheld_objection_to_health_withholds_health(purpose):
+    decision = decide(facts(objections=(an_objection(purpose=purpose),)))
+
+    assert_existence_only(decision, "health", "objection_upheld")
+    withheld = decision.failed[0]
+    assert (
+        withheld.text
+        == "This person has objected to sharing information about health, and their objection is respected."
+    )
+    assert withheld.advice
+
+
+def test_an_objection_to_another_purpose_does_not_withhold():
+    decision = decide(facts(objections=(an_objection(purpose=IDENTIFICATION),)))
+
+    assert decision.categories == frozenset({"health"})
+    assert codes(decision, "health")[-1] == "no_objection"
+
+
+def test_an_objection_by_another_family_member_does_not_withhold():
+    decision = decide(facts(objections=(an_objection(person_id=SAM),)))
+
+    assert decision.categories == frozenset({"health"})
+
+
+def test_an_objection_to_another_category_does_not_withhold():
+    decision = decide(facts(objections=(an_objection(category="education"),)))
+
+    assert decision.categories == frozenset({"health"})
+
+
+def test_an_overridden_objection_passes_and_quotes_the_recorded_basis():
+    objection = an_objection(upheld=False, basis="Safeguarding: risk of significant harm (Children Act 1989 s47).")
+
+    decision = decide(facts(objections=(objection,)))
+
+    assert decision.categories == frozenset({"health"})
+    overridden = reason(decision, "objection_overridden")
+    assert overridden.passed
+    assert overridden.text == (
+        "This person objected to sharing information about health, but the objection was overridden: "
+        "Safeguarding: risk of significant harm (Children Act 1989 s47)."
+    )
+
+
+def test_an_upheld_objection_wins_over_an_overridden_one():
+    objections = (
+        an_objection(id="o-1", upheld=False, basis="Safeguarding"),
+        an_objection(id="o-2", upheld=True, purpose=SUPPORT_COORDINATION),
+    )
+
+    assert_existence_only(decide(facts(objections=objections)), "health", "objection_upheld")
+
+
+def test_an_upheld_objection_to_programme_membership_shows_nothing():
+    decision = decide(facts(objections=(an_objection(category=PROGRAMME_MEMBERSHIP),)))
+
+    assert_denied_with(decision, "objection_upheld")
+
+
+def test_break_glass_never_overrides_an_upheld_objection():
+    decision = decide(facts(request=a_break_glass_request(), objections=(an_objection(),)))
+
+    assert_existence_only(decision, "health", "objection_upheld")
+    assert decision.break_glass is True
+
+
+def test_break_glass_never_overrides_an_upheld_objection_to_programme_membership():
+    objection = an_objection(category=PROGRAMME_MEMBERSHIP)
+
+    decision = decide(facts(request=a_break_glass_request(), relationships=(), objections=(objection,)))
+
+    assert_denied_with(decision, "objection_upheld")
+
+
+# ------------------------------------------------------------------------------------ decide_action
+
+
+@pytest.mark.parametrize("action", sorted(ROLE_ONLY_ACTIONS))
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_log_actions_are_decided_by_role_alone(action, role):
+    decision = decide_action(an_actor(organisation_kind="council_team", roles=frozenset({role})), action)
+
+    allowed = role in ROLE_ACTIONS[action]
+    assert decision.permitted is allowed
+    assert decision.tier is Tier.NOTHING
+    assert decision.grants == ()
+    assert decision.break_glass is False
+    assert codes(decision) == ["role_permitted" if allowed else "role_not_permitted"]
+
+
+def test_a_sysadmin_may_verify_but_not_search_the_access_log():
+    sysadmin = an_actor(roles=frozenset({"sysadmin"}))
+
+    assert decide_action(sysadmin, Action.VERIFY_ACCESS_LOG).permitted
+    refused = decide_action(sysadmin, Action.SEARCH_ACCESS_LOG)
+    assert not refused.permitted
+    assert refused.failed[0].text == "Your role does not allow you to search the access log."
+    assert refused.failed[0].advice == "Ask your organisation's administrator if you need this access."
+
+
+@pytest.mark.parametrize("action", [Action.VIEW_FLAGS, Action.NOMINATE])
+def test_decide_action_refuses_actions_about_a_subject(action):
+    with pytest.raises(ValueError, match="use decide"):
+        decide_action(an_actor(), action)
+
+
+@pytest.mark.parametrize("action", sorted(ROLE_ONLY_ACTIONS))
+def test_decide_refuses_role_only_actions(action):
+    with pytest.raises(ValueError, match="use decide_action"):
+        decide(facts(actor=an_actor(roles=frozenset({"dpo"})), request=a_request(action=action)))
+
+
+# ----------------------------------------------------------------------------------- explanations
+
+
+def test_categories_and_organisation_kinds_are_named_in_plain_words():
+    protocol = a_protocol(party_kinds=frozenset({"rsl"}), categories=(PROGRAMME_MEMBERSHIP,))
+    rsl_facts = facts(
+        actor=an_actor(organisation_id="org-rsl", organisation_kind="rsl"),
+        subject=a_subject(categories=frozenset({"crime_asb"})),
+        relationships=(a_relationship(organisation_id="org-rsl", kind="tenant"),),
+        protocols=(protocol,),
+        notices=(a_notice(kinds=("rsl",)),),
+    )
+
+    decision = decide(rsl_facts)
+
+    assert reason(decision, "relationship_live").text == "Your organisation currently serves this person (a tenant)."
+    assert decision.failed[0].text == (
+        "No sharing protocol in force covers the council sharing information about crime and anti-social "
+        "behaviour with housing associations for coordinating support."
+    )
+
+
+def test_an_unknown_organisation_kind_is_named_in_plain_words():
+    protocol = a_protocol(party_kinds=frozenset({"youth_offending_team"}), categories=(PROGRAMME_MEMBERSHIP,))
+    actor = an_actor(organisation_kind="youth_offending_team")
+
+    decision = decide(facts(actor=actor, protocols=(protocol,), notices=(a_notice(kinds=("youth_offending_team",)),)))
+
+    assert decision.failed[0].text == (
+        "No sharing protocol in force covers the council sharing information about health with youth offending "
+        "team for coordinating support."
+    )
+
+
+REFUSALS = {
+    "role_not_permitted": facts(actor=an_actor(roles=frozenset())),
+    "break_glass_reason_missing": facts(request=a_break_glass_request(break_glass_reason="")),
+    "no_relationship": facts(relationships=()),
+    "no_protocol": facts(protocols=()),
+    "no_notice": facts(notices=()),
+    "objection_upheld": facts(objections=(an_objection(category=PROGRAMME_MEMBERSHIP),)),
+}
+
+
+@pytest.mark.parametrize("code", sorted(REFUSALS))
+def test_every_refusal_explains_itself_and_says_what_to_do(code):
+    decision = decide(REFUSALS[code])
+
+    assert_denied_with(decision, code)
+    failed = decision.failed[0]
+    assert failed.text.endswith(".")
+    assert failed.advice.endswith(".")
+    assert "_" not in failed.text, "no raw identifiers in what the user reads"
+
+
+def test_every_reason_code_is_reachable():
+    scenarios = [
+        *REFUSALS.values(),
+        facts(),
+        facts(request=a_break_glass_request(), relationships=(), notices=()),
+        facts(actor=an_actor(user_id=LEAD), relationships=()),
+        facts(objections=(an_objection(upheld=False, basis="Statutory gateway"),)),
+    ]
+    reached = {code for f in scenarios for code in codes(decide(f))}
+    reached |= {r.code for r in decide_action(an_actor(roles=frozenset({"dpo"})), Action.SEARCH_ACCESS_LOG).reasons}
+
+    assert reached == {
+        "role_permitted",
+        "role_not_permitted",
+        "break_glass_reason_given",
+        "break_glass_reason_missing",
+        "relationship_live",
+        "lead_professional",
+        "relationship_waived_break_glass",
+        "no_relationship",
+        "protocol_in_force",
+        "no_protocol",
+        "notice_covers",
+        "notice_waived_break_glass",
+        "no_notice",
+        "no_objection",
+        "objection_upheld",
+        "objection_overridden",
+    }
+
+
+def test_value_types_are_frozen():
+    decision = decide(facts())
+
+    with pytest.raises(AttributeError):
+        decision.permitted = False  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        decision.reasons[0].passed = False  # type: ignore[misc]
