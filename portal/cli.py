@@ -68,7 +68,10 @@ def init_app(app: Flask) -> None:
         session = db.session()
         added = seed_demo(session, issuer(current_app))
         session.commit()
-        click.echo(f"Demo data: added {added['organisations']} organisations and {added['users']} users.")
+        click.echo(
+            f"Demo data: added {added['organisations']} organisations, {added['users']} users, "
+            f"{added['register']} sharing protocols and notice versions, and {added['families']} families."
+        )
         if not current_app.config["DEV_IDP_ENABLED"]:
             click.echo("The development identity provider is off: demo accounts cannot sign in.")
             return

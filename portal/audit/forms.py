@@ -13,6 +13,31 @@ from portal.audit.events import EventType, Outcome
 OUTCOME_LABELS = {"permitted": "Permitted", "denied": "Denied", "break_glass": "Break-glass"}
 
 
+#: the policy's stable reason codes, as the data protection officer reads them
+REASON_LABELS = {
+    "role_permitted": "the user's role allows this",
+    "role_not_permitted": "the user's role does not allow this",
+    "break_glass_reason_given": "an emergency reason was given",
+    "break_glass_reason_missing": "no emergency reason was given",
+    "relationship_live": "the organisation serves the person",
+    "lead_professional": "the user is the family's lead professional",
+    "relationship_waived_break_glass": "no relationship: waived by break-glass",
+    "no_relationship": "the organisation does not serve the person",
+    "protocol_in_force": "a sharing protocol in force covers it",
+    "no_protocol": "no sharing protocol in force covers it",
+    "notice_covers": "the notice given to the family covers it",
+    "notice_waived_break_glass": "no notice cover: waived by break-glass",
+    "no_notice": "the notice given to the family does not cover it",
+    "no_objection": "no objection recorded",
+    "objection_upheld": "an upheld objection covers it",
+    "objection_overridden": "an objection was overridden on a recorded basis",
+}
+
+
+def reason_label(code: str) -> str:
+    return REASON_LABELS.get(code, code.replace("_", " "))
+
+
 def event_label(event: str) -> str:
     return event.replace("_", " ").capitalize()
 

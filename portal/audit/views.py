@@ -16,7 +16,7 @@ from portal import db
 from portal.access import authorise_action
 from portal.audit import chain, signing
 from portal.audit.events import EventType
-from portal.audit.forms import OUTCOME_LABELS, IntegrityCheckForm, LogSearchForm, event_label
+from portal.audit.forms import OUTCOME_LABELS, IntegrityCheckForm, LogSearchForm, event_label, reason_label
 from portal.audit.service import EntryNotFound, LogFilters, get_entry, search_log
 from portal.auth.rules import Role, requires
 from portal.context import access_context
@@ -33,6 +33,11 @@ PER_PAGE = 50
 @bp.app_template_filter("event_label")
 def _event_label(value: str) -> str:
     return event_label(value)
+
+
+@bp.app_template_filter("reason_label")
+def _reason_label(value: str) -> str:
+    return reason_label(value)
 
 
 @bp.app_template_filter("outcome_label")
