@@ -93,3 +93,33 @@ def test_the_dpo_searches_the_log_opens_an_entry_and_checks_integrity(
     page.get_by_role("button", name="Check integrity").click()
     expect(page.locator(".govuk-panel")).to_contain_text("The access log is intact")
     check()
+
+
+def test_break_glass_form_errors_and_the_marked_result(live_app: LiveServer, page: Page, check: Callable[[], None]):
+    from sqlalchemy import select
+
+    from portal import db
+    from portal.families.models import Person
+
+    with live_app.app.app_context():
+        kelly = next(p for p in db.session().scalars(select(Person)) if p.full_name == "Kelly Brown")
+        nhs = kelly.nhs_number
+    sign_in_as(page, live_app, "Paul Officer (probation.practitioner)")
+    page.goto(f"{live_app.url}/flags")
+    page.get_by_role("link", name="use emergency (break-glass) access").click()
+    expect(h1(page)).to_have_text("Emergency access to a person's flag")  # signed in moments ago: no re-sign-in
+    check()
+    page.get_by_role("button", name="See the flag").click()
+    expect(page.locator(".govuk-error-summary")).to_be_focused()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter why you need emergency access")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Confirm that you understand")
+    check()
+    page.get_by_label("NHS number or UPN of the person").fill(nhs)
+    page.get_by_label("Why do you need to see this person's information now?").fill(
+        "Police at the address now; need to reach the lead professional"
+    )
+    page.get_by_label("I understand this access is recorded").check()
+    page.get_by_role("button", name="See the flag").click()
+    expect(h1(page)).to_have_text("Kelly Brown")
+    expect(page.locator(".govuk-warning-text")).to_contain_text("break-glass")
+    check()

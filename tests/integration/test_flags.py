@@ -328,3 +328,36 @@ def test_break_glass_asks_for_a_fresh_sign_in_then_shows_the_flag_marked(live_ap
     assert shown.status_code == 200 and h1(shown.text) == "Kelly Brown"
     assert "break-glass" in shown.text and "Lucy Lead" in shown.text
     assert log_rows(app)[-1].outcome == "break_glass"
+
+
+def test_rotating_the_data_key_and_reencrypting_keeps_every_flag_readable(app, database_url):
+    runner = app.test_cli_runner()
+    rotated = runner.invoke(args=["keys-rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    result = runner.invoke(args=["keys-reencrypt"])
+    assert result.exit_code == 0, result.output
+    assert "person.nhs_number" in result.output
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            tokens = connection.execute(text("SELECT nhs_number, given_name FROM person")).all()
+    finally:
+        engine.dispose()
+    assert tokens and all(t.startswith("v1.k2.") for row in tokens for t in row)
+    assert categories(listed(app, "gp.practitioner")["Kelly Brown"]) == {"health", "children_need_help"}
+
+
+def test_when_the_log_cannot_be_written_the_page_is_an_error_with_no_personal_data(live_app, monkeypatch):
+    http, _ = dev_sign_in(live_app.url, "gp.practitioner")
+    assert "Kelly Brown" in http.get(f"{live_app.url}/flags", timeout=10).text
+    kelly = person_id(live_app.app, "Kelly Brown")
+
+    def broken(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO access_log_entry", {}, Exception("disk full"))
+
+    monkeypatch.setattr(chain, "append", broken)
+    for url in (f"{live_app.url}/flags", f"{live_app.url}/flags/{kelly}", f"{live_app.url}/flags?q=Brown"):
+        page = http.get(url, timeout=10)
+        assert page.status_code == 503, (url, page.status_code)
+        assert "could not record your request" in page.text
+        assert "Brown" not in page.text.replace("q=Brown", "") and "999 000" not in page.text
