@@ -357,18 +357,18 @@ def append(session: Session, entry: NewEntry, *, sealer: Sealer | None = None) -
 # How verification reads the log. Its target is 400,000 entries a second on PostgreSQL, near the cost of
 # merely streaming the rows, so no ORM objects and no per-row formatting in Python there:
 #
-# - PostgreSQL: one COPY ... TO STDOUT statement streams, per entry, (seq, prev_hash, hash, the entry's
-#   payload fields joined by US with concat_ws, its subject records joined in ordinal order with
-#   string_agg, the number of subject rows). The server formats while Python hashes, on another core.
-#   Python only splits each line on tabs, undoes COPY's backslash escapes, and hashes the bytes.
+# - PostgreSQL: one COPY ... TO STDOUT statement streams, per entry, (seq, hash, the bytes to hash:
+#   prev_hash then the payload fields joined by US with concat_ws then the subject records joined in
+#   ordinal order with string_agg, the number of subject rows). The server formats while Python hashes,
+#   on another core; Python splits each line on tabs, undoes COPY's backslash escapes, and hashes.
 # - SQLite: two plain cursors (entries; subjects in (entry_seq, ordinal) order), merged and formatted in
 #   Python with the same encoding.
 #
 # Either way the bytes hashed are the canonical payload defined at the top of this module only if no
 # stored value contains a separator. A stored value that does (only tampering can put one there) could
-# make different rows encode alike, so each record is also checked structurally: exactly 16 US in the
-# entry's own fields and no RS; exactly one RS and four US per subject row. NULL and "" encode alike, so
-# ids stored as "" are found by an indexed query instead.
+# make different rows encode alike, so the separators are also counted: exactly 16 US in the entry's
+# own fields and none of RS, and exactly one RS and four US per subject row actually stored. NULL and ""
+# encode alike, so ids stored as "" are found by an indexed query instead.
 
 
 @dataclass(frozen=True)
@@ -419,7 +419,7 @@ _PG_RECORD = (
     "concat_ws(E'\\x1f', E'\\x1e' || ordinal, coalesce(person_id, ''), coalesce(family_id, ''), tier, categories)"
 )
 _PG_STREAM = (
-    "COPY (SELECT e.seq, e.hash, {body}, coalesce(s.records, ''), coalesce(s.n, 0)"
+    "COPY (SELECT e.seq, e.hash, {body} || coalesce(s.records, ''), coalesce(s.n, 0)"
     " FROM access_log_entry e LEFT JOIN ("
     # string_agg keeps its input order in a plain (non-parallel) aggregate; the subquery gives that
     # order. Were it ever different, entries would be reported changed: a false alarm, never a false pass.
@@ -602,10 +602,12 @@ class _Walk:
 def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport:
     """Stream the log with one COPY and check each entry as its line arrives.
 
-    Each line is: seq, hash, prev_hash + the entry's fields joined by US, its subject records (each
-    RS + fields joined by US, in ordinal order), the number of subject rows; tab-separated, with COPY's
-    backslash escapes. The loop is the hot path, kept flat on purpose: a few comparisons, two counts and
-    one SHA-256 per entry.
+    Each line is: seq, hash, the bytes to hash (prev_hash, the entry's fields joined by US, then its
+    subject records, each RS + fields joined by US, in ordinal order), and the number of subject rows;
+    tab-separated, with COPY's backslash escapes. Structure is checked on the whole line: it must hold
+    exactly 16 + 4 x rows US and exactly ``rows`` RS, which the format itself puts there, so no stored
+    value contains one. The loop is the hot path, kept flat on purpose: a split, two counts and one
+    SHA-256 per entry.
     """
     sql = _PG_STREAM.format(
         body=_PG_BODY,
@@ -629,22 +631,21 @@ def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport
             for data in copy:
                 line = bytes(data)
                 if b"\\" in line:
-                    seq_text, entry_hash, body, records, count = (_copy_unescape(f) for f in line[:-1].split(b"\t"))
+                    seq_text, entry_hash, hashed, count = (_copy_unescape(f) for f in line[:-1].split(b"\t"))
                 else:
-                    seq_text, entry_hash, body, records, count = line[:-1].split(b"\t")
+                    seq_text, entry_hash, hashed, count = line[:-1].split(b"\t")
                 seq = int(seq_text)
-                rows = int(count) if records else 0
+                rows = int(count)
                 if (
                     seq != expected
-                    or body[:64] != prev
+                    or hashed[:64] != prev
                     or seq == blank_seq
-                    or body.count(us) != entry_us
-                    or rs in body
-                    or (records and (records.count(rs) != rows or records.count(us) != subject_us * rows))
-                    or sha256(body + records).hexdigest().encode() != entry_hash
+                    or line.count(us) != entry_us + subject_us * rows
+                    or line.count(rs) != rows
+                    or sha256(hashed).hexdigest().encode() != entry_hash
                 ):
                     walk.expected, walk.prev, walk.subjects = expected, prev, subjects
-                    failed = walk.bad_entry(seq, body[:64])
+                    failed = walk.bad_entry(seq, hashed[:64])
                     break
                 subjects += rows
                 if seq in sealed:

@@ -108,3 +108,7 @@ class LogSearchForm(FlaskForm):
 
 class IntegrityCheckForm(FlaskForm):
     """Only the CSRF token: the check is a POST because it is logged and can take a while."""
+
+
+class ReviewForm(FlaskForm):
+    """Only the CSRF token: marking an emergency access as reviewed."""

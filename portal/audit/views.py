@@ -6,9 +6,10 @@ a role-only action and leaves its own entry.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
@@ -16,7 +17,14 @@ from portal import db
 from portal.access import authorise_action
 from portal.audit import chain, signing
 from portal.audit.events import EventType
-from portal.audit.forms import OUTCOME_LABELS, IntegrityCheckForm, LogSearchForm, event_label, reason_label
+from portal.audit.forms import (
+    OUTCOME_LABELS,
+    IntegrityCheckForm,
+    LogSearchForm,
+    ReviewForm,
+    event_label,
+    reason_label,
+)
 from portal.audit.service import EntryNotFound, LogFilters, get_entry, search_log
 from portal.auth.rules import Role, requires
 from portal.context import access_context
@@ -186,3 +194,51 @@ def check_access_log_integrity() -> ResponseReturnValue:
     elif request.method == "POST":
         abort(400)
     return render_template("audit/integrity.html", form=form, report=report)
+
+
+@bp.get("/access-log/break-glass")
+@requires(Role.DPO)
+@commits
+def list_break_glass() -> ResponseReturnValue:
+    """List emergency accesses waiting for review (or all of them), with each user's reason."""
+    session = db.session()
+    ctx = access_context()
+    everything = request.args.get("show") == "all"
+    subjects = families.break_glass_subjects(session, include_reviewed=everything)
+    decision = policy.decide_action(ctx.actor, policy.Action.SEARCH_ACCESS_LOG)
+    authorise_action(
+        session,
+        ctx,
+        policy.Action.SEARCH_ACCESS_LOG,
+        EventType.ACCESS_LOG_SEARCHED,
+        detail={"filters": "break-glass review" + (", including reviewed" if everything else "")},
+        subjects=[(policy.Subject(person, family, None, frozenset()), decision) for person, family in subjects],
+    )
+    accesses = families.break_glass_accesses(session, include_reviewed=everything)
+    if ctx.organisation_kind != COUNCIL:
+        own = organisations.names(session, [], [str(ctx.organisation_id)]).get(str(ctx.organisation_id))
+        accesses = [a for a in accesses if a.organisation_name == own]
+    return render_template("audit/break_glass.html", accesses=accesses, everything=everything, form=ReviewForm())
+
+
+@bp.post("/access-log/break-glass/<uuid:grant_id>/reviewed")
+@requires(Role.DPO)
+@commits
+def review_break_glass(grant_id: uuid.UUID) -> ResponseReturnValue:
+    """Record that an emergency access has been reviewed."""
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db.session()
+    ctx = access_context()
+    authorise_action(
+        session,
+        ctx,
+        policy.Action.SEARCH_ACCESS_LOG,
+        EventType.BREAK_GLASS_REVIEWED,
+        detail={"break_glass_id": str(grant_id)},
+    )
+    if not families.mark_break_glass_reviewed(session, grant_id, ctx.user_id, ctx.at):
+        abort(404)
+    flash("Emergency access marked as reviewed", "success")
+    return redirect(url_for("audit.list_break_glass"))

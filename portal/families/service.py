@@ -431,3 +431,72 @@ def subject_labels(
         )
     }
     return people, families
+
+
+@dataclass(frozen=True)
+class BreakGlassForReview:
+    id: uuid.UUID
+    user_name: str
+    organisation_name: str
+    person_id: uuid.UUID | None
+    family_id: uuid.UUID | None
+    person_name: str | None
+    reason: str
+    accessed_at: datetime
+    reviewed_at: datetime | None
+
+
+def break_glass_accesses(session: Session, *, include_reviewed: bool = False) -> list[BreakGlassForReview]:
+    """Emergency accesses for the data protection officer, oldest unreviewed first.
+
+    Decrypts names and reasons: the caller must have logged the DPO's access first.
+    """
+    query = (
+        select(BreakGlassAccess, User.display_name, Organisation.name)
+        .join(User, User.id == BreakGlassAccess.user_id)
+        .join(Organisation, Organisation.id == BreakGlassAccess.organisation_id)
+    )
+    if not include_reviewed:
+        query = query.where(BreakGlassAccess.reviewed_at.is_(None))
+    rows = session.execute(query.order_by(BreakGlassAccess.accessed_at)).all()
+    person_ids = {g.person_id for g, _, _ in rows if g.person_id}
+    names = {p.id: p.full_name for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    families = dict(session.execute(select(Flag.person_id, Flag.family_id).where(Flag.person_id.in_(person_ids))).all())
+    return [
+        BreakGlassForReview(
+            id=g.id,
+            user_name=user_name,
+            organisation_name=organisation_name,
+            person_id=g.person_id,
+            family_id=families.get(g.person_id) if g.person_id else None,
+            person_name=names.get(g.person_id) if g.person_id else None,
+            reason=g.reason,
+            accessed_at=g.accessed_at,
+            reviewed_at=g.reviewed_at,
+        )
+        for g, user_name, organisation_name in rows
+    ]
+
+
+def mark_break_glass_reviewed(session: Session, grant_id: uuid.UUID, reviewer_id: uuid.UUID, at: datetime) -> bool:
+    """Record that the data protection officer has reviewed an emergency access; flush, never commit.
+
+    Returns False when there is no such access or it was already reviewed (nothing changes).
+    """
+    grant = session.get(BreakGlassAccess, grant_id)
+    if grant is None or grant.reviewed_at is not None:
+        return False
+    grant.reviewed_at = at
+    grant.reviewed_by_id = reviewer_id
+    session.flush()
+    return True
+
+
+def break_glass_subjects(session: Session, *, include_reviewed: bool = False) -> list[tuple[str, str]]:
+    """(person id, family id) of the people emergency accesses touched: facts to log before decrypting."""
+    query = select(BreakGlassAccess.person_id).where(BreakGlassAccess.person_id.is_not(None))
+    if not include_reviewed:
+        query = query.where(BreakGlassAccess.reviewed_at.is_(None))
+    person_ids = set(session.scalars(query))
+    families = dict(session.execute(select(Flag.person_id, Flag.family_id).where(Flag.person_id.in_(person_ids))).all())
+    return [(str(p), str(families.get(p) or "")) for p in sorted(person_ids)]

@@ -123,3 +123,13 @@ def test_break_glass_form_errors_and_the_marked_result(live_app: LiveServer, pag
     expect(h1(page)).to_have_text("Kelly Brown")
     expect(page.locator(".govuk-warning-text")).to_contain_text("break-glass")
     check()
+
+    page.get_by_role("navigation", name="Menu").get_by_role("button", name="Sign out").click()
+    sign_in_as(page, live_app, "Dana Protection (sf.dpo)")
+    page.goto(f"{live_app.url}/access-log")
+    page.get_by_role("link", name="review emergency (break-glass) accesses").click()
+    expect(page.get_by_test_id("break-glass-accesses")).to_contain_text("Police at the address now")
+    check()
+    page.get_by_role("button", name=re.compile("^Mark the access by Paul Officer")).click()
+    expect(page.get_by_role("status")).to_contain_text("No emergency accesses are waiting for review")
+    check()

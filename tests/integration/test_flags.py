@@ -361,3 +361,38 @@ def test_when_the_log_cannot_be_written_the_page_is_an_error_with_no_personal_da
         assert page.status_code == 503, (url, page.status_code)
         assert "could not record your request" in page.text
         assert "Brown" not in page.text.replace("q=Brown", "") and "999 000" not in page.text
+
+
+def test_the_dpo_reviews_emergency_accesses(live_app):
+    from tests.signin import csrf_token
+
+    app = live_app.app
+    with app.app_context():
+        kelly_nhs = db.session().get(Person, person_id(app, "Kelly Brown")).nhs_number
+    ctx = context(app, "probation.practitioner")
+    with app.test_request_context():
+        grant = service.start_break_glass(db.session(), ctx, kelly_nhs, "Police report a child at risk tonight")
+        db.session().commit()
+    gp, _ = dev_sign_in(live_app.url, "gp.practitioner")
+    assert gp.get(f"{live_app.url}/access-log/break-glass", timeout=10).status_code == 403
+    dpo, _ = dev_sign_in(live_app.url, "sf.dpo")
+    listing = dpo.get(f"{live_app.url}/access-log/break-glass", timeout=10)
+    assert listing.status_code == 200
+    assert "Police report a child at risk tonight" in listing.text and "Paul Officer" in listing.text
+    assert "Kelly Brown" in listing.text
+    last = log_rows(app, "SELECT event, subject_count FROM access_log_entry ORDER BY seq")[-1]
+    assert last.event == "access_log_searched" and last.subject_count == 1
+    reviewed = dpo.post(
+        f"{live_app.url}/access-log/break-glass/{grant.id}/reviewed",
+        data={"csrf_token": csrf_token(listing.text)},
+        timeout=10,
+    )
+    assert reviewed.status_code == 200 and "No emergency accesses are waiting for review" in reviewed.text
+    events = [r.event for r in log_rows(app, "SELECT event FROM access_log_entry ORDER BY seq")]
+    assert "break_glass_reviewed" in events
+    again = dpo.post(
+        f"{live_app.url}/access-log/break-glass/{grant.id}/reviewed",
+        data={"csrf_token": csrf_token(listing.text)},
+        timeout=10,
+    )
+    assert again.status_code == 404
