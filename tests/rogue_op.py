@@ -31,6 +31,7 @@ OTHER_CLIENT = "someone-elses-client"
 #: what the token endpoint sends back; each name says what is wrong with the id_token or response
 TOKEN_MODES = (
     "good",  # a valid id_token: the positive control
+    "stale_auth_time",  # valid, but the user authenticated an hour ago (no fresh sign-in was done)
     "multi_aud_with_azp",  # aud [us, other] and azp us: valid per OIDC Core 3.1.3.7
     "wrong_nonce",
     "no_nonce",
@@ -125,6 +126,8 @@ class RogueOP:
         mode = self.mode
         if mode == "multi_aud_with_azp":
             claims.update(aud=[self.client_id, OTHER_CLIENT], azp=self.client_id)
+        elif mode == "stale_auth_time":
+            claims.update(auth_time=now - 3600)
         elif mode == "wrong_nonce":
             claims["nonce"] = "n-" + secrets.token_urlsafe(16)
         elif mode == "no_nonce":

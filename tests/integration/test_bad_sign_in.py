@@ -436,3 +436,18 @@ def test_provider_that_never_answers_gives_the_not_responding_page(rogue_portal)
             "to the provider is not applied, so a hung provider holds the request (and a worker) indefinitely"
         )
     assert_refused(rogue_portal.url, http, response, Refusal.PROVIDER_UNAVAILABLE)
+
+
+def test_a_re_authentication_the_provider_did_not_perform_is_refused(rogue_portal):
+    """Break-glass asks for a fresh sign-in (prompt=login, max_age=0); an old auth_time is refused."""
+    rogue_portal.rogue.mode = "stale_auth_time"
+    http, normal = rogue_portal.sign_in()
+    assert normal.url == f"{rogue_portal.url}/home"  # an ordinary sign-in does not ask for freshness
+    response = http.get(
+        f"{rogue_portal.url}/auth/login/{ROGUE_KEY}?reauth=1&next=/break-glass", timeout=TIMEOUT, allow_redirects=False
+    )
+    authorize = response.headers["Location"]
+    assert query(authorize)["prompt"] == "login" and query(authorize)["max_age"] == "0"
+    back = http.get(authorize, timeout=TIMEOUT, allow_redirects=False)
+    refused = http.get(back.headers["Location"], timeout=TIMEOUT)
+    assert refused.status_code == 400 and heading(refused.text) == REFUSALS[Refusal.INVALID_RESPONSE][0]
