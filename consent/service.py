@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeCoverage, NoticeGiven, NoticeGivenMember, NoticeVersion, Objection, ObjectionStatus
@@ -94,49 +93,43 @@ def save_notice_versions(session: Session, specs: Sequence[NoticeVersionSpec]) -
 
 
 def notice_facts(session: Session, family_ids: Collection[uuid.UUID]) -> tuple[policy.NoticeGiven, ...]:
-    """The notices given to these families, with members and coverage, in three queries whatever the count."""
+    """The notices given to these families, with members and coverage, in one query whatever the count."""
     if not family_ids:
         return ()
-    given = session.execute(
-        select(NoticeGiven.id, NoticeGiven.family_id, NoticeGiven.version_id, NoticeGiven.given_on).where(
-            NoticeGiven.family_id.in_(family_ids)
+    members = (
+        select(func.aggregate_strings(cast(NoticeGivenMember.person_id, String), ","))
+        .where(NoticeGivenMember.notice_id == NoticeGiven.id)
+        .scalar_subquery()
+    )
+    coverage = (
+        select(func.aggregate_strings(NoticeCoverage.recipient_kind + ":" + NoticeCoverage.category, ","))
+        .where(NoticeCoverage.version_id == NoticeGiven.version_id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            NoticeGiven.id,
+            NoticeGiven.family_id,
+            NoticeGiven.given_on,
+            NoticeVersion.reference,
+            NoticeVersion.version,
+            members.label("members"),
+            coverage.label("coverage"),
         )
+        .join(NoticeVersion, NoticeVersion.id == NoticeGiven.version_id)
+        .where(NoticeGiven.family_id.in_(family_ids))
     ).all()
-    if not given:
-        return ()
-    members: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for notice_id, person_id in session.execute(
-        select(NoticeGivenMember.notice_id, NoticeGivenMember.person_id).where(
-            NoticeGivenMember.notice_id.in_([g.id for g in given])
-        )
-    ):
-        members[notice_id].add(str(person_id))
-    version_ids = {g.version_id for g in given}
-    labels = {
-        v.id: f"{v.reference} v{v.version}"
-        for v in session.execute(
-            select(NoticeVersion.id, NoticeVersion.reference, NoticeVersion.version).where(
-                NoticeVersion.id.in_(version_ids)
-            )
-        )
-    }
-    coverage: dict[uuid.UUID, set[tuple[str, str]]] = defaultdict(set)
-    for version_id, kind, category in session.execute(
-        select(NoticeCoverage.version_id, NoticeCoverage.recipient_kind, NoticeCoverage.category).where(
-            NoticeCoverage.version_id.in_(version_ids)
-        )
-    ):
-        coverage[version_id].add((kind, category))
     return tuple(
         policy.NoticeGiven(
-            id=str(g.id),
-            version_ref=labels[g.version_id],
-            family_id=str(g.family_id),
-            member_person_ids=frozenset(members[g.id]),
-            given_on=g.given_on,
-            coverage=frozenset(coverage[g.version_id]),
+            id=str(r.id),
+            version_ref=f"{r.reference} v{r.version}",
+            family_id=str(r.family_id),
+            # SQLite keeps UUIDs as 32 hex digits and PostgreSQL with dashes: normalise both
+            member_person_ids=frozenset(str(uuid.UUID(m)) for m in r.members.split(",")) if r.members else frozenset(),
+            given_on=r.given_on,
+            coverage=frozenset(tuple(c.split(":", 1)) for c in r.coverage.split(",")) if r.coverage else frozenset(),
         )
-        for g in given
+        for r in rows
     )
 
 

@@ -6,6 +6,7 @@ production settings, and wires sign-in, the server-side session, security header
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
         config: overrides applied after the environment is read (tests use this).
         env: the environment to read instead of ``os.environ``.
     """
-    instance = (env or {}).get("PORTAL_INSTANCE_PATH") or str(ROOT / "instance")
+    instance = (os.environ if env is None else env).get("PORTAL_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, static_folder="static", template_folder=None)
     app.config.update(load_config(Path(app.instance_path), env))
     if config:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from sharing_protocols import policy
 from sharing_protocols.models import ProtocolFlow, ProtocolParty, ProtocolStatus, SharingProtocol
@@ -250,34 +250,59 @@ def save_protocols(
     return counts
 
 
+_P, _PP, _PF = SharingProtocol.__table__, ProtocolParty.__table__, ProtocolFlow.__table__
+
+
 def protocol_facts(session: Session, organisation_id: uuid.UUID, organisation_kind: str) -> tuple[policy.Protocol, ...]:
-    """Every protocol naming this organisation or its kind, whatever its status and dates.
+    """Every protocol naming this organisation or its kind, whatever its status and dates, in one query.
 
     The policy, not the query, decides which are in force on the day, so that the reasons it gives
     ("the protocol expired on ...") can be explained and tested as plain facts.
     """
-    party_protocols = select(ProtocolParty.protocol_id).where(
-        or_(ProtocolParty.organisation_id == organisation_id, ProtocolParty.organisation_kind == organisation_kind)
+    naming = select(_PP.c.protocol_id).where(
+        or_(_PP.c.organisation_id == organisation_id, _PP.c.organisation_kind == organisation_kind)
     )
-    protocols = session.scalars(
-        select(SharingProtocol)
-        .where(SharingProtocol.id.in_(party_protocols))
-        .options(selectinload(SharingProtocol.parties), selectinload(SharingProtocol.flows))
-        .order_by(SharingProtocol.reference, SharingProtocol.version)
+    rows = session.execute(
+        select(
+            _P.c.id,
+            _P.c.reference,
+            _P.c.version,
+            _P.c.status,
+            _P.c.valid_from,
+            _P.c.valid_to,
+            _P.c.lawful_basis,
+            _PP.c.organisation_id,
+            _PP.c.organisation_kind,
+            _PF.c.category,
+            _PF.c.purpose,
+            _PF.c.direction,
+        )
+        .select_from(_P.outerjoin(_PP, _PP.c.protocol_id == _P.c.id).outerjoin(_PF, _PF.c.protocol_id == _P.c.id))
+        .where(_P.c.id.in_(naming))
+        .order_by(_P.c.reference, _P.c.version)
     ).all()
+    found: dict[uuid.UUID, tuple[Any, set[str], set[str], set[policy.Flow]]] = {}
+    for r in rows:
+        entry = found.setdefault(r.id, (r, set(), set(), set()))
+        if r.organisation_id is not None:
+            entry[1].add(str(r.organisation_id))
+        if r.organisation_kind is not None:
+            entry[2].add(r.organisation_kind)
+        if r.category is not None:
+            entry[3].add(policy.Flow(r.category, r.purpose, r.direction))
     return tuple(
         policy.Protocol(
-            id=str(p.id),
-            reference=p.label,
-            status=p.status.value,
-            valid_from=p.valid_from,
-            valid_to=p.valid_to,
-            party_organisation_ids=frozenset(str(x.organisation_id) for x in p.parties if x.organisation_id),
-            party_kinds=frozenset(x.organisation_kind for x in p.parties if x.organisation_kind),
-            flows=frozenset(policy.Flow(f.category, f.purpose, f.direction) for f in p.flows),
-            lawful_basis=p.lawful_basis,
+            id=str(r.id),
+            reference=f"{r.reference} v{r.version}",
+            status=r.status.value,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            party_organisation_ids=frozenset(orgs),
+            party_kinds=frozenset(kinds),
+            flows=frozenset(flows),
+            lawful_basis=r.lawful_basis,
         )
-        for p in protocols
+        for r, orgs, kinds, flows in found.values()
     )
 
 

@@ -65,7 +65,7 @@ def synthetic_nhs_number(n: int) -> str:
 
 
 def synthetic_upn(n: int) -> str:
-    body = f"999{1010:04d}{25:02d}{n % 1000:03d}"
+    body = f"999{1010 + n // 1000:04d}{25:02d}{n % 1000:03d}"  # unique for n below 8,990,000
     return upn_check_letter(body) + body
 
 

@@ -158,59 +158,93 @@ def _candidates(session: Session, where, on: date) -> list[_Candidate]:  # type:
 
 
 def _served_by(ctx: AccessContext, on: date):  # type: ignore[no-untyped-def]
+    """Flags of people the organisation serves on ``on``, or in families this user leads.
+
+    Written as ``flag.id IN (... UNION ...)`` rather than ``person IN (served) OR lead = me``: with the
+    OR, PostgreSQL joined every live flag with every open family (bench/README.md); as a union each
+    half uses its own index.
+    """
     served = select(ServiceRelationship.person_id).where(
         ServiceRelationship.organisation_id == ctx.organisation_id,
         ServiceRelationship.valid_from <= on,
         or_(ServiceRelationship.valid_to.is_(None), ServiceRelationship.valid_to >= on),
     )
-    return or_(Flag.person_id.in_(served), Family.lead_professional_id == ctx.user_id)
+    led = select(Flag.id).join(Family, Family.id == Flag.family_id).where(Family.lead_professional_id == ctx.user_id)
+    return Flag.id.in_(select(Flag.id).where(Flag.person_id.in_(served)).union(led))
 
 
 def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]) -> list[FlaggedPerson]:
-    """Decrypt and assemble what each decision allows: four queries whatever the page size."""
+    """Decrypt and assemble what each decision allows, in four column queries whatever the page size.
+
+    Only granted concerns are fetched, so a withheld concern's detail is never even decrypted.
+    """
     if not chosen:
         return []
     person_ids = [uuid.UUID(c.subject.person_id) for c, _ in chosen]
     flag_ids = [c.flag_id for c, _ in chosen]
-    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
-    flags = {f.id: f for f in session.scalars(select(Flag).where(Flag.id.in_(flag_ids)))}
-    families = {
-        f.id: f.reference
-        for f in session.execute(
-            select(Family.id, Family.reference).where(Family.id.in_({f.family_id for f in flags.values()}))
+    granted = set().union(*(d.categories for _, d in chosen))
+    people = {
+        r.id: r
+        for r in session.execute(
+            select(
+                Person.id, Person.given_name, Person.family_name, Person.date_of_birth, Person.nhs_number, Person.upn
+            ).where(Person.id.in_(person_ids))
         )
     }
+    flags = {
+        r.id: r
+        for r in session.execute(
+            select(
+                Flag.id,
+                Flag.family_id,
+                Flag.raised_at,
+                Flag.review_on,
+                Flag.ends_on,
+                Flag.family_told,
+                Family.reference,
+            )
+            .join(Family, Family.id == Flag.family_id)
+            .where(Flag.id.in_(flag_ids))
+        )
+    }
+    concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
+    if granted:
+        for flag_id, category, detail in session.execute(
+            select(FlagConcern.flag_id, FlagConcern.category, FlagConcern.detail)
+            .where(FlagConcern.flag_id.in_(flag_ids), FlagConcern.category.in_(granted))
+            .order_by(FlagConcern.flag_id, FlagConcern.category)
+        ):
+            concerns[flag_id].append((category, detail))
     lead_ids = {
         uuid.UUID(c.subject.lead_professional_user_id) for c, _ in chosen if c.subject.lead_professional_user_id
     }
     leads: dict[uuid.UUID, LeadProfessional] = {}
     if lead_ids:
-        for user, organisation_name in session.execute(
-            select(User, Organisation.name).join(Organisation).where(User.id.in_(lead_ids))
+        for r in session.execute(
+            select(User.id, User.display_name, User.job_title, User.email, User.phone, Organisation.name)
+            .join(Organisation, Organisation.id == User.organisation_id)
+            .where(User.id.in_(lead_ids))
         ):
-            leads[user.id] = LeadProfessional(
-                user.display_name, user.job_title, organisation_name, user.email, user.phone
-            )
+            leads[r.id] = LeadProfessional(r.display_name, r.job_title, r.name, r.email, r.phone)
     result = []
     for candidate, decision in chosen:
         person = people[uuid.UUID(candidate.subject.person_id)]
         flag = flags[candidate.flag_id]
         lead_id = candidate.subject.lead_professional_user_id
-        concerns = tuple(
-            Concern(c.category, category_label(c.category), c.detail)
-            for c in flag.concerns
-            if c.category in decision.categories
-        )
         result.append(
             FlaggedPerson(
                 person_id=person.id,
-                name=person.full_name,
+                name=f"{person.given_name} {person.family_name}",
                 date_of_birth=person.date_of_birth,
                 nhs_number=person.nhs_number,
                 upn=person.upn,
-                family_reference=families[flag.family_id],
+                family_reference=flag.reference,
                 lead=leads.get(uuid.UUID(lead_id)) if lead_id else None,
-                concerns=concerns,
+                concerns=tuple(
+                    Concern(category, category_label(category), detail)
+                    for category, detail in concerns[flag.id]
+                    if category in decision.categories
+                ),
                 raised_on=flag.raised_at.date(),
                 review_on=flag.review_on,
                 ends_on=flag.ends_on,

@@ -65,3 +65,7 @@ def test_cleaning_never_raises(text):
     clean_nhs_number(text)
     clean_upn(text)
     clean_postcode(text)
+
+
+def test_demo_upns_do_not_repeat():
+    assert len({synthetic_upn(n) for n in range(5000)}) == 5000
