@@ -771,7 +771,7 @@ def build(url: str, instance: Path, base_url: str, entries: int, seed: int = 7) 
         "person_ids": built.person_ids,
         "family_of": built.family_of,
         "users": sorted({str(o.practitioner) for o in built.orgs if o.practitioner}),
-        "organisations": [{"id": str(o.id), "kind": o.kind} for o in built.orgs],
+        "organisations": [{"id": str(o.id), "kind": o.kind, "code": o.code} for o in built.orgs],
     }
     (instance / "manifest.json").write_text(json.dumps(manifest))
     app.extensions["db_engine"].dispose()

@@ -60,21 +60,27 @@ class SqlMeter:
         self.count = 0
         self.seconds = 0.0
         self.statements: Counter[str] = Counter()
-        self._started: list[float] = []
+        self.statement_seconds: Counter[str] = Counter()
+        self._started: list[tuple[float, str]] = []
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
 
     def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        self._started.append(time.perf_counter())
+        key = " ".join(statement.split())[:100]
+        self._started.append((time.perf_counter(), key))
         self.count += 1
-        self.statements[" ".join(statement.split())[:110]] += 1
+        self.statements[key] += 1
 
     def _after(self, *args: Any) -> None:
-        self.seconds += time.perf_counter() - self._started.pop()
+        started, key = self._started.pop()
+        elapsed = time.perf_counter() - started
+        self.seconds += elapsed
+        self.statement_seconds[key] += elapsed
 
     def reset(self) -> None:
         self.count, self.seconds = 0, 0.0
         self.statements.clear()
+        self.statement_seconds.clear()
 
 
 def _phase_times(stats: pstats.Stats, n: int) -> list[tuple[str, float, int]]:
@@ -101,13 +107,15 @@ def profile(app: Any, cookie: str, paths: list[str], requests: int, top: int = 2
     # unprofiled timing first (cProfile adds overhead), then the profiled pass
     walls = []
     meter.reset()
+    cpu_started = time.process_time()
     for i in range(requests):
         started = time.perf_counter()
         response = client.get(paths[i % len(paths)])
         walls.append(time.perf_counter() - started)
         assert response.status_code == 200, response.status_code
+    cpu_ms = (time.process_time() - cpu_started) / requests * 1000
     statements, sql_seconds = meter.count / requests, meter.seconds / requests
-    by_statement = meter.statements.most_common()
+    by_statement = [(sql, count, meter.statement_seconds[sql]) for sql, count in meter.statements.most_common()]
     profiler = cProfile.Profile()
     profiler.enable()
     for i in range(requests):
@@ -119,9 +127,10 @@ def profile(app: Any, cookie: str, paths: list[str], requests: int, top: int = 2
     return {
         "wall_ms_p50": statistics.median(walls) * 1000,
         "wall_ms_mean": statistics.fmean(walls) * 1000,
+        "cpu_ms": cpu_ms,
         "statements": statements,
         "sql_ms": sql_seconds * 1000,
-        "by_statement": [(s, c / requests) for s, c in by_statement],
+        "by_statement": [(s, c / requests, t / requests * 1000) for s, c, t in by_statement],
         "phases": _phase_times(stats, requests),
         "top": out.getvalue(),
     }
@@ -129,11 +138,12 @@ def profile(app: Any, cookie: str, paths: list[str], requests: int, top: int = 2
 
 def report(name: str, result: dict[str, Any], full: bool = False) -> str:
     lines = [
-        f"== {name}: {result['wall_ms_p50']:.1f} ms/request in-process (p50, no HTTP, no concurrency); "
+        f"== {name}: {result['wall_ms_p50']:.1f} ms/request in-process (p50, no HTTP, no concurrency), "
+        f"{result['cpu_ms']:.1f} ms of it CPU in this process; "
         f"{result['statements']:.1f} SQL statements, {result['sql_ms']:.1f} ms waiting on them "
         f"({result['sql_ms'] / result['wall_ms_mean'] * 100:.0f}% of the mean {result['wall_ms_mean']:.1f} ms)",
-        "   statements per request:",
-        *(f"     {count:5.2f} x {sql}" for sql, count in result["by_statement"]),
+        "   statements per request (count, ms waiting):",
+        *(f"     {count:5.2f} x {ms:5.2f} ms  {sql}" for sql, count, ms in result["by_statement"]),
         "   phases (cumulative ms per request under cProfile, which inflates Python-heavy parts):",
         *(f"     {ms:7.2f} ms  {label}" for label, ms, _calls in result["phases"]),
     ]
@@ -142,11 +152,19 @@ def report(name: str, result: dict[str, Any], full: bool = False) -> str:
     return "\n".join(lines)
 
 
-def run(instance: Path, requests: int, full: bool = False) -> dict[str, dict[str, Any]]:
+def run(instance: Path, requests: int, full: bool = False, patch: bool = False) -> dict[str, dict[str, Any]]:
+    """Profile the flag page and the list; with ``patch``, the app with ``bench/patched.py`` applied."""
     from build_dataset import app_env
 
     manifest = json.loads((instance / "manifest.json").read_text())
+    if patch:
+        import patched
+
+        patched.apply()
     app = create_app(env=app_env(manifest["database_url"], instance, manifest["base_url"]))
+    if patch:
+        patched.install_user_loader(app)
+        print(patched.check_equivalence(app, manifest))
     rng = random.Random(3)
     gp = max(manifest["gp"], key=lambda g: len(g["flag_targets"]))
     targets = list(gp["flag_targets"])
@@ -156,7 +174,7 @@ def run(instance: Path, requests: int, full: bool = False) -> dict[str, dict[str
         "flag list": profile(app, gp["cookie"], ["/flags"], max(50, requests // 3)),
     }
     for name, result in results.items():
-        print(report(name, result, full))
+        print(report(name + (" (patched)" if patch else ""), result, full))
     app.extensions["db_engine"].dispose()
     return results
 
@@ -166,8 +184,9 @@ def main() -> None:
     parser.add_argument("--instance", type=Path, required=True, help="instance folder of a kept data set")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--full", action="store_true", help="also print the top functions by own time")
+    parser.add_argument("--patched", action="store_true", help="with the fixes in bench/patched.py applied")
     args = parser.parse_args()
-    run(args.instance, args.requests, args.full)
+    run(args.instance, args.requests, args.full, args.patched)
 
 
 if __name__ == "__main__":

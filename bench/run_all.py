@@ -8,10 +8,14 @@
    flags, notices, 1,000,000 chained access-log entries, server-side sessions for the bench users).
 2. Serves the portal (``bench/portal_wsgi.py``: the app ``wsgi.py`` serves, see there why) and the bare
    baselines (``bench/bare_app.py``) with gunicorn, 2 sync workers each, on 127.0.0.1.
+   It also serves the portal with the fixes proposed in bench/README.md applied (``bench/patched_wsgi.py``,
+   ``bench/patched.py``; ``--no-patched`` skips it), so their effect is measured in the same run.
 3. Loads each endpoint with ``bench/load.py`` (32 closed-loop connections, 10 s, after a warm-up),
-   round-robin over B, C, the flag page and the list, three rounds; reports the median of the rounds and
-   each endpoint's ratio to C (median of the per-round ratios, so drift on a shared machine cancels).
-4. Profiles the two portal endpoints in-process (``bench/profile_endpoints.py``).
+   round-robin over B, C, the flag page and the list (and their patched twins), three rounds; reports the
+   median of the rounds, each endpoint's ratio to C (median of the per-round ratios, so drift on a shared
+   machine cancels) and the CPU each request cost the app workers and the database (``bench/cpu.py``).
+4. Profiles the two portal endpoints in-process (``bench/profile_endpoints.py``), unchanged and patched
+   (which first checks that the patched functions return exactly what the originals do).
 5. Measures in-process: policy decisions per second, ``chain.verify`` on the whole log (now 1,000,000
    entries plus everything the load appended), and the DPO's filtered searches.
 6. Prints the table, writes ``results.json`` in the instance folder (and ``--json PATH`` if given), stops
@@ -40,11 +44,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from build_dataset import app_env, build, create_database, drop_database  # noqa: E402
+from build_dataset import ADMIN, app_env, build, create_database, drop_database  # noqa: E402
+from cpu import CpuMeter  # noqa: E402
 from load import LoadResult, build_request, run_load  # noqa: E402
 
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-TARGETS = {"flag page": 0.6, "flag list": 0.35}
+TARGETS = {"flag page": 0.6, "flag list": 0.35, "flag page (patched)": 0.6, "flag list (patched)": 0.35}
 
 
 def start_server(module: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -105,7 +110,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
-def load_phase(manifest: dict[str, Any], ports: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
+def load_phase(
+    manifest: dict[str, Any], ports: dict[str, int], args: argparse.Namespace, meter: CpuMeter
+) -> dict[str, Any]:
     host = "127.0.0.1"
     people = manifest["person_ids"]
     requests = {
@@ -116,6 +123,10 @@ def load_phase(manifest: dict[str, Any], ports: dict[str, int], args: argparse.N
         "C: B + chained audit insert": (
             ports["bare"],
             [build_request(host, ports["bare"], f"/c/{p}") for p in people],
+        ),
+        "signed-in floor: /home": (
+            ports["portal"],
+            [build_request(host, ports["portal"], "/home", g["cookie"], "portal_session") for g in manifest["gp"]],
         ),
         "flag page": (
             ports["portal"],
@@ -130,20 +141,41 @@ def load_phase(manifest: dict[str, Any], ports: dict[str, int], args: argparse.N
             [build_request(host, ports["portal"], "/flags", g["cookie"], "portal_session") for g in manifest["gp"]],
         ),
     }
+    if "patched" in ports:
+        port = ports["patched"]
+        for name in ("flag page", "flag list"):
+            requests[f"{name} (patched)"] = (
+                port,
+                [r.replace(f":{ports['portal']}\r\n".encode(), f":{port}\r\n".encode()) for r in requests[name][1]],
+            )
     print(f"\nwarm-up ({args.warmup:.0f} s each) ...", flush=True)
     for name, (port, built) in requests.items():
         result = run_load((host, port), built, connections=args.connections, duration=args.warmup)
         print(f"  {name:<28} {result.summary()}", flush=True)
     rounds: dict[str, list[LoadResult]] = {name: [] for name in requests}
+    cpu: dict[str, list[dict[str, float]]] = {name: [] for name in requests}
     loads: list[tuple[float, float, float]] = []
     for r in range(args.runs):
         print(f"round {r + 1} of {args.runs} ({args.duration:.0f} s each, {args.connections} connections)", flush=True)
         for i, (name, (port, built)) in enumerate(requests.items()):
+            before = meter.sample()
             result = run_load(
                 (host, port), built, connections=args.connections, duration=args.duration, seed=r * 10 + i
             )
+            used = meter.used(before, meter.sample())
             rounds[name].append(result)
-            print(f"  {name:<28} {result.summary()}", flush=True)
+            n = max(1, result.requests)
+            use = {
+                "app_ms": used.workers / n * 1000,
+                "db_ms": used.backends / n * 1000,
+                "other_cores": max(0.0, used.other - result.client_cpu * used.seconds) / used.seconds,
+            }
+            cpu[name].append(use)
+            print(
+                f"  {name:<28} {result.summary()}\n  {'':<28} CPU per request: app {use['app_ms']:.2f} ms, "
+                f"db {use['db_ms']:.2f} ms; rest of the box busy {use['other_cores']:.2f} cores",
+                flush=True,
+            )
         loads.append(os.getloadavg())
     summary: dict[str, Any] = {}
     c_rounds = rounds["C: B + chained audit insert"]
@@ -157,6 +189,9 @@ def load_phase(manifest: dict[str, Any], ports: dict[str, int], args: argparse.N
             "errors": sum(x.errors for x in results),
             "client_cores": statistics.median(x.client_cpu for x in results),
             "ratio_to_c": statistics.median(x.rps / c.rps for x, c in zip(results, c_rounds, strict=True)),
+            "app_cpu_ms": statistics.median(c["app_ms"] for c in cpu[name]),
+            "db_cpu_ms": statistics.median(c["db_ms"] for c in cpu[name]),
+            "other_cores": statistics.median(c["other_cores"] for c in cpu[name]),
         }
     summary["_loadavg_after_rounds"] = loads
     return summary
@@ -193,7 +228,8 @@ def inprocess_phase(manifest: dict[str, Any], instance: Path) -> dict[str, Any]:
     v = out["verify"]
     print(
         f"chain.verify: {v['summary']}; {v['entries_per_s']:,.0f} entries/s ({v['seconds']:.2f} s, "
-        f"{v['subjects']:,} subject rows); streaming floor {v['stream_entries_per_s']:,.0f} entries/s",
+        f"{v['subjects']:,} subject rows); streaming floor {v['stream_entries_per_s']:,.0f} entries/s; "
+        f"verify's COPY alone, no hashing: {v['verify_query_entries_per_s'] or 0:,.0f} entries/s",
         flush=True,
     )
     engine.dispose()
@@ -203,8 +239,8 @@ def inprocess_phase(manifest: dict[str, Any], instance: Path) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     load = results["load"]
     lines = [
-        "| endpoint | req/s | p50 / p99 ms | x C | target | met |",
-        "|---|---:|---|---:|---|---|",
+        "| endpoint | req/s | p50 / p99 ms | x C | target | met | CPU/request: app + db | rest of box busy |",
+        "|---|---:|---|---:|---|---|---|---|",
     ]
     for name, s in load.items():
         if name.startswith("_"):
@@ -213,7 +249,8 @@ def table(results: dict[str, Any]) -> str:
         met = "" if target is None else ("yes" if s["ratio_to_c"] >= target else "**no**")
         lines.append(
             f"| {name} | {s['rps']:,.0f} | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {s['ratio_to_c']:.2f} | "
-            f"{'' if target is None else f'>= {target} x C'} | {met} |"
+            f"{'' if target is None else f'>= {target} x C'} | {met} | "
+            f"{s['app_cpu_ms']:.2f} + {s['db_cpu_ms']:.2f} ms | {s['other_cores']:.2f} cores |"
         )
     inproc = results.get("inprocess")
     if inproc:
@@ -224,7 +261,8 @@ def table(results: dict[str, Any]) -> str:
             "|---|---|---|---|",
             f"| policy.decide | {d['decisions_per_s']:,.0f} decisions/s ({d['us_per_decision']:.1f} µs) | | |",
             f"| chain.verify, {v['entries']:,} entries | {v['entries_per_s']:,.0f} entries/s "
-            f"(floor: streaming {v['stream_entries_per_s']:,.0f}/s) | >= 400,000/s | "
+            f"(floors: streaming the entries {v['stream_entries_per_s']:,.0f}/s, verify's COPY with the "
+            f"subject rows, no hashing {v['verify_query_entries_per_s'] or 0:,.0f}/s) | >= 400,000/s | "
             f"{'yes' if v['entries_per_s'] >= 400_000 and v['intact'] else '**no**'} |",
         ]
         for label, s in inproc["search"].items():
@@ -244,6 +282,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--port", type=int, default=8101, help="portal port; the bare app uses the next one")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-patched", action="store_true", help="do not serve the app with bench/patched.py")
     parser.add_argument("--quick", action="store_true", help="50,000 entries, 1 round of 5 s")
     parser.add_argument("--keep", action="store_true", help="keep the database and instance folder")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -284,23 +323,31 @@ def main() -> None:
         }
         bare = start_server("bare_app:app", ports["bare"], bare_env, instance / "bare.log")
         servers.append(bare)
+        if not args.no_patched:
+            ports["patched"] = args.port + 2
+            patched_server = start_server(
+                "patched_wsgi:app", ports["patched"], app_env(url, instance, base_url), instance / "patched.log"
+            )
+            servers.append(patched_server)
+            wait_until_up(f"http://127.0.0.1:{ports['patched']}/healthz", patched_server)
         wait_until_up(f"{base_url}/healthz", portal)
         wait_until_up(f"http://127.0.0.1:{ports['bare']}/b/{manifest['person_ids'][0]}", bare)
 
-        results["load"] = load_phase(manifest, ports, args)
+        meter = CpuMeter([server.pid for server in servers], name, ADMIN)
+        results["load"] = load_phase(manifest, ports, args, meter)
         for server in servers:
             stop_server(server)
 
         if not args.no_profile:
-            from profile_endpoints import report
-            from profile_endpoints import run as profile_run
-
-            print("\nprofile (in-process, one request at a time):", flush=True)
-            profiled = profile_run(instance, 200)
-            results["profile"] = {
-                name: {k: v for k, v in r.items() if k not in ("top", "by_statement")} for name, r in profiled.items()
-            }
-            (instance / "profile.txt").write_text("\n\n".join(report(n, r, True) for n, r in profiled.items()))
+            print("\nprofile (in-process, one request at a time; full output in profile*.txt):", flush=True)
+            results["profile"] = {}
+            for variant in ("", "--patched") if not args.no_patched else ("",):
+                command = [sys.executable, str(HERE / "profile_endpoints.py"), "--instance", str(instance), "--full"]
+                done = subprocess.run([*command, *([variant] if variant else [])], capture_output=True, text=True)
+                (instance / f"profile{variant.replace('--', '_')}.txt").write_text(done.stdout + done.stderr)
+                summary = [line for line in done.stdout.splitlines() if line.startswith(("==", "patched functions"))]
+                print("\n".join(summary) or done.stderr[-2000:], flush=True)
+                results["profile"][variant or "original"] = summary
 
         print("\nin-process:", flush=True)
         results["inprocess"] = inprocess_phase(manifest, instance)
