@@ -59,9 +59,8 @@ from portal.auth.dev_idp import issuer
 from portal.auth.models import ServerSession
 from portal.cli import upgrade
 from portal.crypto import blind_index
-from portal.demo.families import DETAIL, synthetic_nhs_number
+from portal.demo.families import DETAIL, synthetic_nhs_number, synthetic_upn
 from portal.families import service as families_service
-from portal.families.identifiers import upn_check_letter
 from portal.families.models import (
     Family,
     FamilyMember,
@@ -178,12 +177,6 @@ def drop_database(name: str) -> None:
 
 def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-def synthetic_upn(n: int) -> str:
-    """A valid, distinct UPN for pupil n (``portal.demo.families.synthetic_upn`` repeats every 1,000)."""
-    body = f"999{1000 + n // 1000:04d}25{n % 1000:03d}"
-    return upn_check_letter(body) + body
 
 
 @dataclass

@@ -164,7 +164,6 @@ def run(instance: Path, requests: int, full: bool = False, patch: bool = False) 
     app = create_app(env=app_env(manifest["database_url"], instance, manifest["base_url"]))
     if patch:
         patched.install_user_loader(app)
-        print(patched.check_equivalence(app, manifest))
     rng = random.Random(3)
     gp = max(manifest["gp"], key=lambda g: len(g["flag_targets"]))
     targets = list(gp["flag_targets"])

@@ -37,6 +37,7 @@ class EventType(enum.StrEnum):
     ACCESS_LOG_ENTRY_VIEWED = "access_log_entry_viewed"
     ACCESS_LOG_EXPORTED = "access_log_exported"
     ACCESS_LOG_VERIFIED = "access_log_verified"
+    BREAK_GLASS_GRANTED = "break_glass_granted"
     BREAK_GLASS_REVIEWED = "break_glass_reviewed"
     NOMINATION_SUBMITTED = "nomination_submitted"
     NOMINATION_VIEWED = "nomination_viewed"
@@ -80,6 +81,8 @@ CATALOGUE: Mapping[EventType, EventSpec] = {
     EventType.ACCESS_LOG_EXPORTED: EventSpec(("filters",)),
     #: result: "intact" or the problem found; intact_up_to: the last good sequence number
     EventType.ACCESS_LOG_VERIFIED: EventSpec(("result", "intact_up_to")),
+    #: break_glass_id: the emergency access record just made (its reason is held there, encrypted)
+    EventType.BREAK_GLASS_GRANTED: EventSpec(("break_glass_id",)),
     #: break_glass_id: the emergency access the data protection officer has reviewed
     EventType.BREAK_GLASS_REVIEWED: EventSpec(("break_glass_id",)),
     EventType.NOMINATION_SUBMITTED: EventSpec(("nomination_id", "route")),

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.access import AccessContext, check, deny, record, relationship_facts
 from portal.audit.events import EventType
@@ -115,7 +116,7 @@ def _view_request(on: date, break_glass_reason: str | None = None) -> policy.Req
     )
 
 
-def _live_flags(on: date):  # type: ignore[no-untyped-def]
+def _live_flags(on: date) -> ColumnElement[bool]:
     return and_(
         Flag.removed_at.is_(None),
         or_(Flag.ends_on.is_(None), Flag.ends_on >= on),
@@ -123,7 +124,7 @@ def _live_flags(on: date):  # type: ignore[no-untyped-def]
     )
 
 
-def _candidates(session: Session, where, on: date) -> list[_Candidate]:  # type: ignore[no-untyped-def]
+def _candidates(session: Session, where: ColumnElement[bool], on: date) -> list[_Candidate]:
     """Live flags matching ``where``, one per person (the newest), as policy subjects: two queries."""
     rows = session.execute(
         select(Flag.id, Flag.person_id, Flag.family_id, Flag.raised_at, Family.lead_professional_id)
@@ -157,7 +158,7 @@ def _candidates(session: Session, where, on: date) -> list[_Candidate]:  # type:
     ]
 
 
-def _served_by(ctx: AccessContext, on: date):  # type: ignore[no-untyped-def]
+def _served_by(ctx: AccessContext, on: date) -> ColumnElement[bool]:
     """Flags of people the organisation serves on ``on``, or in families this user leads.
 
     Written as ``flag.id IN (... UNION ...)`` rather than ``person IN (served) OR lead = me``: with the
@@ -360,8 +361,8 @@ def _nothing(decision: policy.Decision) -> policy.Decision:
 def start_break_glass(session: Session, ctx: AccessContext, identifier: str, reason: str) -> BreakGlassAccess:
     """Record an emergency access grant for the person with this NHS number or UPN; flush, never commit.
 
-    The grant itself discloses nothing; viewing through it (``view_break_glass``) is what is logged
-    as a break-glass access and marked for the data protection officer's review.
+    The grant discloses nothing about a family and is logged as a break-glass grant; each view through
+    it (``view_break_glass``) is logged again, and both are marked for the data protection officer.
 
     Raises:
         InvalidSearch: the identifier is not a valid NHS number or UPN.
@@ -370,15 +371,32 @@ def start_break_glass(session: Session, ctx: AccessContext, identifier: str, rea
     if not found:
         raise InvalidSearch("Enter a valid NHS number or UPN")
     _, ids = found
+    person_id = ids[0] if ids else None
+    request = _view_request(ctx.today, reason.strip())
+    subject = policy.Subject(str(person_id or ""), "", None, frozenset())
+    decision = policy.decide(policy.Facts(ctx.actor, request, subject, (), (), (), ()))
+    if any(r.code in ("role_not_permitted", "break_glass_reason_missing") for r in decision.failed):
+        deny(
+            session,
+            ctx,
+            request,
+            decision,
+            None,
+            attempted=EventType.BREAK_GLASS_GRANTED,
+            detail={"break_glass_id": ""},
+        )
     grant = BreakGlassAccess(
         user_id=ctx.user_id,
         organisation_id=ctx.organisation_id,
-        person_id=ids[0] if ids else None,
+        person_id=person_id,
         reason=reason.strip(),
         accessed_at=ctx.at,
     )
     session.add(grant)
     session.flush()
+    # the grant writes personal data (who was looked up, and why), so it is logged like any access
+    shown = [(subject, _nothing(decision))] if person_id else []
+    record(session, ctx, EventType.BREAK_GLASS_GRANTED, request, shown, detail={"break_glass_id": str(grant.id)})
     return grant
 
 

@@ -396,3 +396,15 @@ def test_the_dpo_reviews_emergency_accesses(live_app):
         timeout=10,
     )
     assert again.status_code == 404
+
+
+def test_making_a_break_glass_grant_is_itself_logged(app):
+    with app.app_context():
+        kelly_nhs = db.session().get(Person, person_id(app, "Kelly Brown")).nhs_number
+    ctx = context(app, "probation.practitioner")
+    with app.test_request_context():
+        grant = service.start_break_glass(db.session(), ctx, kelly_nhs, "Police report a child at risk tonight")
+        db.session().commit()
+    last = log_rows(app, "SELECT event, outcome, detail, subject_count FROM access_log_entry ORDER BY seq")[-1]
+    assert (last.event, last.outcome, last.subject_count) == ("break_glass_granted", "break_glass", 1)
+    assert str(grant.id) in last.detail and "Police" not in last.detail
