@@ -624,10 +624,11 @@ def log_entries(built: Built, n: int, key: Any, interval: int, now_us: int, rng:
 
 
 def load_log(pg_url: str, built: Built, n: int, key: Any, interval: int, rng: random.Random) -> tuple[int, int]:
-    """COPY n entries and their subject rows (two connections, so both streams flow at once), with the
-    secondary indexes dropped during the load and recreated from their own definitions afterwards."""
+    """COPY n entries and their subject rows (one per entry with subjects, holding its records; two
+    connections, so both streams flow at once), with the secondary indexes (the subject rows' are GIN
+    indexes on the person and family ids) dropped during the load and recreated from their own
+    definitions afterwards. Returns the last sequence number and the number of subjects recorded."""
     columns = [*chain.ENTRY_FIELDS, "prev_hash", "hash"]
-    subject_columns = ("entry_seq", *chain.SUBJECT_FIELDS)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         indexes = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('access_log_entry', 'access_log_subject')"
@@ -642,13 +643,13 @@ def load_log(pg_url: str, built: Built, n: int, key: Any, interval: int, rng: ra
     with psycopg.connect(pg_url) as c1, psycopg.connect(pg_url) as c2, c1.cursor() as cur1, c2.cursor() as cur2:
         with (
             cur1.copy(f"COPY access_log_entry ({', '.join(columns)}) FROM STDIN") as entries,
-            cur2.copy(f"COPY access_log_subject ({', '.join(subject_columns)}) FROM STDIN") as subjects,
+            cur2.copy("COPY access_log_subject (entry_seq, records) FROM STDIN") as subjects,
         ):
             for entry, rows, checkpoint in log_entries(built, n, key, interval, now_us, rng):
                 entries.write_row([entry[c] for c in columns])
                 seq = entry["seq"]
-                for s in rows:
-                    subjects.write_row((seq, s["ordinal"], s["person_id"], s["family_id"], s["tier"], s["categories"]))
+                if rows:
+                    subjects.write_row((seq, chain.encode_records(rows)))
                 subject_count += len(rows)
                 if checkpoint:
                     checkpoints.append(checkpoint)

@@ -1,11 +1,13 @@
 """How fast does ``chain.verify`` recompute the access log on PostgreSQL (target: 400,000 entries/s)?
 
 Creates a scratch database, migrates it, bulk-loads N synthetic entries with correct hashes, subject
-rows and signed checkpoints (COPY, bypassing ``append`` for speed), then times ``verify`` and a few
-DPO searches, and drops the database. Run on an otherwise idle machine and compare with the bare
-baseline in docs/ (absolute numbers drift between runs on shared machines):
+rows (one per entry with subjects, holding its records) and signed checkpoints (COPY, bypassing
+``append`` for speed), then times ``verify`` and a few DPO searches, and drops the database. Run on
+an otherwise idle machine and compare with the bare baseline in docs/ (absolute numbers drift between
+runs on shared machines):
 
-    .venv/bin/python bench/verify_speed.py --entries 1000000
+    .venv/bin/python bench/verify_speed.py --entries 1000000            # the portal's mix: ~5.5 subjects
+    .venv/bin/python bench/verify_speed.py --entries 1000000 --mix light  # ~1.3 subjects an entry
 """
 
 from __future__ import annotations
@@ -30,9 +32,28 @@ ADMIN = os.environ.get("PORTAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 EVENTS = ["flag_viewed", "flags_listed", "signed_in", "access_denied", "flags_searched"]
 
 
-def synthetic(n: int, key: Ed25519PrivateKey, interval: int, with_subjects: bool = True, seed: int = 1):
+#: subjects per entry, as (weight, smallest, largest) draws: "light" is 1.33 an entry on average;
+#: "realistic" is the mix the portal writes (bench/build_dataset.py): 70% one subject (flag views,
+#: searches, denials, break-glass), 12% list pages of 30-50 people, 18% none (sign-ins, DPO searches),
+#: about 5.5 an entry
+MIXES = {
+    "light": ((1, 0, 0), (3, 1, 1), (1, 2, 2), (1, 3, 3)),
+    "realistic": ((70, 1, 1), (12, 30, 50), (18, 0, 0)),
+    "none": ((1, 0, 0),),
+}
+
+
+def _counts(rng: random.Random, mix: str):
+    draws = [(lo, hi) for weight, lo, hi in MIXES[mix] for _ in range(weight)]
+    while True:
+        lo, hi = draws[rng.randrange(len(draws))]
+        yield lo if lo == hi else rng.randint(lo, hi)
+
+
+def synthetic(n: int, key: Ed25519PrivateKey, interval: int, mix: str = "realistic", seed: int = 1):
     """Yield (entry row, subject rows, checkpoint row or None) for entries 1..n, hashed as append would."""
     rng = random.Random(seed)
+    counts = _counts(rng, mix)
     users = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(2000)]
     orgs = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(300)]
     people = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(10000)]
@@ -42,7 +63,7 @@ def synthetic(n: int, key: Ed25519PrivateKey, interval: int, with_subjects: bool
     start_us = 1_735_689_600_000_000  # 2025-01-01
     for seq in range(1, n + 1):
         user = rng.randrange(len(users))
-        count = rng.choice((0, 1, 1, 1, 2, 3)) if with_subjects else 0
+        count = next(counts)
         entry = {
             "seq": seq,
             "at_us": start_us + seq * 30_000_000 + rng.randrange(1_000_000),
@@ -81,23 +102,29 @@ def synthetic(n: int, key: Ed25519PrivateKey, interval: int, with_subjects: bool
         yield entry, subjects, checkpoint
 
 
-def load(pg_url: str, n: int, key: Ed25519PrivateKey, interval: int, with_subjects: bool) -> tuple[int, str]:
+def load(pg_url: str, n: int, key: Ed25519PrivateKey, interval: int, mix: str) -> tuple[int, str]:
     columns = [*chain.ENTRY_FIELDS, "prev_hash", "hash"]
     last = (0, chain.GENESIS)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        # the GIN indexes are built once after the load, as build_dataset.py does
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'access_log_subject'"
+            " AND indexname NOT LIKE 'pk_%'"
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
     with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
         checkpoints = []
         subject_rows = []
         with cur.copy(f"COPY access_log_entry ({', '.join(columns)}) FROM STDIN") as entries:
-            for entry, subjects, checkpoint in synthetic(n, key, interval, with_subjects):
+            for entry, subjects, checkpoint in synthetic(n, key, interval, mix):
                 entries.write_row([entry[c] for c in columns])
-                for s in subjects:
-                    subject_rows.append((entry["seq"], s["ordinal"], s["person_id"], s["family_id"], 1, "health"))
+                if subjects:
+                    subject_rows.append((entry["seq"], chain.encode_records(subjects)))
                 if checkpoint:
                     checkpoints.append(checkpoint)
                 last = (entry["seq"], entry["hash"])
-        with cur.copy(
-            "COPY access_log_subject (entry_seq, ordinal, person_id, family_id, tier, categories) FROM STDIN"
-        ) as copy:
+        with cur.copy("COPY access_log_subject (entry_seq, records) FROM STDIN") as copy:
             for row in subject_rows:
                 copy.write_row(row)
         cur.executemany(
@@ -107,8 +134,23 @@ def load(pg_url: str, n: int, key: Ed25519PrivateKey, interval: int, with_subjec
         cur.execute("UPDATE access_log_chain_head SET seq = %s, hash = %s WHERE id = 1", last)
         conn.commit()
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            conn.execute(definition)
         conn.execute("VACUUM ANALYZE")
     return last
+
+
+def verify_query_only(pg_url: str) -> float:
+    """The server's share: verify's own COPY statement, its lines read and dropped, nothing hashed."""
+    sql = chain._PG_STREAM.format(body=chain._PG_BODY, record=chain._PG_RECORD, subject_bound="", entry_bound="")
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)")
+        started = time.perf_counter()
+        with cur.copy(sql) as copy:
+            for _line in copy:
+                pass
+        return time.perf_counter() - started
 
 
 def stream_only(pg_url: str) -> float:
@@ -128,7 +170,12 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument("--no-subjects", action="store_true", help="entries only (sign-ins, searches)")
+    parser.add_argument(
+        "--mix",
+        choices=sorted(MIXES),
+        default="realistic",
+        help="subjects per entry: realistic (~5.5, as the portal writes: list pages log up to 50), light (~1.3), none",
+    )
     args = parser.parse_args()
 
     admin_url = ADMIN.replace("postgresql+psycopg://", "postgresql://")
@@ -145,7 +192,7 @@ def main() -> None:
             args.entries,
             key,
             args.interval,
-            not args.no_subjects,
+            args.mix,
         )
         print(f"loaded {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
         engine = make_engine(url)
@@ -155,6 +202,10 @@ def main() -> None:
             bare.append(stream_only(url.replace("postgresql+psycopg://", "postgresql://")))
         bare_time = statistics.median(bare)
         print(f"bare baseline (COPY the entries in seq order, no work): {args.entries / bare_time:,.0f} entries/s")
+        query = statistics.median(
+            verify_query_only(url.replace("postgresql+psycopg://", "postgresql://")) for _ in range(args.runs)
+        )
+        print(f"verify's COPY statement alone (no hashing): {args.entries / query:,.0f} entries/s")
         timings = []
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -171,9 +222,8 @@ def main() -> None:
         )
         with Session(engine) as session:
             sample = service.search_log(session, service.LogFilters(), per_page=1).entries[0]
-            person = next(
-                e.subjects[0].person_id for e in service.search_log(session, service.LogFilters()).entries if e.subjects
-            )
+            recent = service.search_log(session, service.LogFilters(), per_page=500).entries
+            person = next(e.subjects[0].person_id for e in recent if e.subjects)
             day = sample.occurred_at.date()
             cases = {
                 "newest 50, no filter": service.LogFilters(),
@@ -196,6 +246,22 @@ def main() -> None:
             started = time.perf_counter()
             service.search_log(session, service.LogFilters(), page=200, per_page=50)
             print(f"search page 200 (offset 9,950): {(time.perf_counter() - started) * 1000:.1f} ms")
+            # the DPO's search by person and by family: 20 different ones each, first page, p50 and p95
+            rng = random.Random(5)
+            named = [s for e in recent for s in e.subjects]
+            for label, field in (("person", "person_id"), ("family", "family_id")):
+                plural = {"person": "people", "family": "families"}[label]
+                values = rng.sample(sorted({getattr(s, field) for s in named if getattr(s, field)}), 20)
+                times = []
+                for value in values:
+                    started = time.perf_counter()
+                    service.search_log(session, service.LogFilters(**{field: value}), page=1, per_page=50)
+                    times.append(time.perf_counter() - started)
+                cuts = statistics.quantiles(times, n=20)
+                print(
+                    f"search by {label}, 20 {plural}: p50 {statistics.median(times) * 1000:.1f} ms, "
+                    f"p95 {cuts[18] * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+                )
         engine.dispose()
     finally:
         if not args.keep:

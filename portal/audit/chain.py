@@ -29,6 +29,15 @@ Each entry's *payload* is a Unicode string, encoded as UTF-8 for hashing:
 
 A worked example is in ``tests/unit/test_audit_chain.py``.
 
+Storage
+-------
+An entry's own fields are columns of ``access_log_entry``. Its subject records (everything after
+``F(subject_count)``: RS + fields joined by US, per subject, in ordinal order) are stored as they are
+hashed, as one text in one ``access_log_subject`` row (``records``); an entry without subjects has no
+row there. So the payload is the entry's fields joined by US, followed by ``records``, and verification
+reads one subject row per entry instead of aggregating one per subject. ``parse_records`` splits
+``records`` back into subject values.
+
 Serialising appends
 -------------------
 One row, ``access_log_chain_head``, holds the last sequence number handed out and its hash. An append
@@ -50,9 +59,11 @@ import hashlib
 import itertools
 import json
 import re
+import struct
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -102,6 +113,8 @@ LIMITS = {"event": 64, "outcome": 16, "purpose": 64, "request_id": 64, "ip": 64,
 MAX_DETAIL = 4000
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: one stored subject record, after its RS: integers in canonical form, no separators inside a value
+_RECORD = re.compile("(0|[1-9][0-9]*)\x1f([^\x1e\x1f]*)\x1f([^\x1e\x1f]*)\x1f(0|[1-9][0-9]*)\x1f([^\x1e\x1f]*)")
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _ENTRY = AccessLogEntry.__table__
@@ -126,15 +139,52 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def encode_records(subjects: Sequence[Mapping[str, Any]]) -> str:
+    """The subject records of an entry as hashed and stored: per subject, in ordinal order, RS and then
+    its ``SUBJECT_FIELDS`` joined by US ("" when there are no subjects)."""
+    return "".join(RS + US.join(_text(s[name]) for name in SUBJECT_FIELDS) for s in subjects)
+
+
 def canonical_payload(entry: Mapping[str, Any], subjects: Sequence[Mapping[str, Any]] = ()) -> str:
     """The payload string of an entry (see the module docstring), from column values.
+
+    ``canonical_payload(entry) + records`` is the payload of an entry whose stored subject records
+    are ``records``.
 
     Args:
         entry: the entry's columns by name (at least ``ENTRY_FIELDS``).
         subjects: its subject rows in ordinal order (at least ``SUBJECT_FIELDS`` each).
     """
-    head = US.join(_text(entry[name]) for name in ENTRY_FIELDS)
-    return head + "".join(RS + US.join(_text(s[name]) for name in SUBJECT_FIELDS) for s in subjects)
+    return US.join(_text(entry[name]) for name in ENTRY_FIELDS) + encode_records(subjects)
+
+
+def parse_records(records: str | None) -> tuple[dict[str, Any], ...]:
+    """Split stored subject records back into subject rows: ``SUBJECT_FIELDS`` by name, ordinal and
+    tier as ints, an empty id as None. ``encode_records`` of the result gives ``records`` back.
+
+    Raises:
+        ValueError: ``records`` is not a sequence of well-formed records (only tampering makes one).
+    """
+    if not records:
+        return ()
+    if records[0] != RS:
+        raise ValueError("subject records must start with a record separator")
+    rows = []
+    for record in records[1:].split(RS):
+        match = _RECORD.fullmatch(record)
+        if match is None:
+            raise ValueError(f"malformed subject record {record!r}")
+        ordinal, person_id, family_id, tier, categories = match.groups()
+        rows.append(
+            {
+                "ordinal": int(ordinal),
+                "person_id": person_id or None,
+                "family_id": family_id or None,
+                "tier": int(tier),
+                "categories": categories,
+            }
+        )
+    return tuple(rows)
 
 
 def chain_hash(prev_hash: str, payload: str) -> str:
@@ -267,6 +317,8 @@ class NewEntry:
     row: dict[str, Any] = field(init=False, repr=False, compare=False)
     #: the subject rows, except entry_seq
     subject_rows: tuple[dict[str, Any], ...] = field(init=False, repr=False, compare=False)
+    #: the subject records as stored in ``access_log_subject.records`` ("" when there are none)
+    records: str = field(init=False, repr=False, compare=False)
     #: the payload after "<seq>US": fixed before the lock is taken
     body: str = field(init=False, repr=False, compare=False)
 
@@ -304,9 +356,11 @@ class NewEntry:
             "detail": canonical_detail(self.detail),
             "subject_count": len(subject_rows),
         }
-        payload = canonical_payload({"seq": "", **row}, subject_rows)
+        records = encode_records(subject_rows)
+        payload = canonical_payload({"seq": "", **row}) + records
         object.__setattr__(self, "row", row)
         object.__setattr__(self, "subject_rows", subject_rows)
+        object.__setattr__(self, "records", records)
         object.__setattr__(self, "body", payload[1:])  # drop the separator after the empty seq
 
 
@@ -337,8 +391,8 @@ def append(session: Session, entry: NewEntry, *, sealer: Sealer | None = None) -
     seq, prev_hash = int(head[0]), str(head[1])
     digest = chain_hash(prev_hash, f"{seq}{US}{entry.body}")
     session.execute(_INSERT_ENTRY, {**entry.row, "seq": seq, "prev_hash": prev_hash, "hash": digest})
-    if entry.subject_rows:
-        session.execute(_INSERT_SUBJECT, [{**row, "entry_seq": seq} for row in entry.subject_rows])
+    if entry.records:
+        session.execute(_INSERT_SUBJECT, {"entry_seq": seq, "records": entry.records})
     if sealer.due(seq):
         session.execute(
             _INSERT_CHECKPOINT,
@@ -359,18 +413,26 @@ def append(session: Session, entry: NewEntry, *, sealer: Sealer | None = None) -
 # How verification reads the log. Its target is 400,000 entries a second on PostgreSQL, near the cost of
 # merely streaming the rows, so no ORM objects and no per-row formatting in Python there:
 #
-# - PostgreSQL: one COPY ... TO STDOUT statement streams, per entry, (seq, hash, the bytes to hash:
-#   prev_hash then the payload fields joined by US with concat_ws then the subject records joined in
-#   ordinal order with string_agg, the number of subject rows). The server formats while Python hashes,
-#   on another core; Python splits each line on tabs, undoes COPY's backslash escapes, and hashes.
-# - SQLite: two plain cursors (entries; subjects in (entry_seq, ordinal) order), merged and formatted in
-#   Python with the same encoding.
+# - PostgreSQL: one binary COPY ... TO STDOUT statement streams, per entry, seq, subject_count, the size
+#   of its stored subject records, its hash, and the bytes to hash: prev_hash, the entry's fields joined
+#   by US (concat_ws), then the records. The entry table is merge-joined 1:1 with its subject row on the
+#   two primary keys, no aggregation. The server formats while Python hashes, on another core.
+# - SQLite: the same join through a plain cursor, formatted in Python with the same encoding.
 #
-# Either way the bytes hashed are the canonical payload defined at the top of this module only if no
-# stored value contains a separator. A stored value that does (only tampering can put one there) could
-# make different rows encode alike, so the separators are also counted: exactly 16 US in the entry's
-# own fields and none of RS, and exactly one RS and four US per subject row actually stored. NULL and ""
-# encode alike, so ids stored as "" are found by an indexed query instead.
+# Either way the bytes hashed are the canonical payload defined at the top of this module only if the
+# stored columns split those bytes where the format does. Values that hold a separator (only tampering
+# can put one there) could move bytes between columns and still hash alike: a subject's person id moved
+# out of ``records`` into ``detail`` would hide the entry from a search by that person, a digit of the
+# subject count moved into ``records`` would misstate it. The hash fixes the bytes to the ones append
+# wrote, E + R: E the entry's fields (no RS in them, and ending with the subject count's digits) and R
+# the records (empty, or starting with RS). So verification also checks that the stored fields hold no
+# RS and that the stored records are empty or start with RS: stored fields longer than E would take in
+# R's first RS, shorter ones would leave a byte of E, not an RS, at the start of the stored records. So
+# the stored fields are E, the records R; E holds exactly the 16 US that join its 17 values (a NULL is
+# written as "", never skipped), so no value holds one, and every column holds what append wrote, the
+# subject count included: R then holds subject_count RS and 4 x subject_count US. NULL and "" encode
+# alike in the entry's id columns, so ids stored as "" are found by an indexed query instead (inside
+# ``records`` an absent id is "").
 
 
 @dataclass(frozen=True)
@@ -381,7 +443,7 @@ class VerifyReport:
     first_bad_seq: int | None
     problem: str | None  #: plain English, e.g. "entry 42 was changed"
     entries: int  #: entries read and recomputed
-    subjects: int  #: subject rows read
+    subjects: int  #: subjects recorded in those entries (their subject records)
     checkpoints: int  #: checkpoints whose signature and hash were checked
     head_seq: int | None  #: the chain head's sequence number, if the row exists
 
@@ -402,50 +464,48 @@ class VerifyReport:
 
 
 FETCH = 20_000
-_US, _RS = b"\x1f", b"\x1e"
-_ENTRY_US = len(ENTRY_FIELDS) - 1  #: separators in an entry's own fields
-_SUBJECT_US = len(SUBJECT_FIELDS) - 1  #: separators in one subject record
+_RS = b"\x1e"
 _GENESIS = GENESIS.encode()
 
 # The statements below are built from the constant names in this module and, for bounds, an int.
 #: prev_hash followed by the entry's payload fields: the bytes hashed, up to the subject records
+#: (concat_ws skips NULLs, so every value is coalesced: a NOT NULL constraint dropped by an attacker
+#: must not remove a separator)
 _PG_BODY = (
-    "e.prev_hash || concat_ws(E'\\x1f', "
+    "coalesce(e.prev_hash, '') || concat_ws(E'\\x1f', "
     + ", ".join(
-        f"coalesce(e.{name}, '')" if name in ("actor_user_id", "actor_organisation_id") else f"e.{name}"
+        f"coalesce(e.{name}::text, '')" if name in ("seq", "at_us", "subject_count") else f"coalesce(e.{name}, '')"
         for name in ENTRY_FIELDS
     )
     + ")"
 )
-_PG_RECORD = (
-    "concat_ws(E'\\x1f', E'\\x1e' || ordinal, coalesce(person_id, ''), coalesce(family_id, ''), tier, categories)"
-)
+#: the entry's stored subject records ("" when it has no subject row)
+_PG_RECORD = "coalesce(s.records, '')"
+# Binary, so the server sends the text as it is (text format escapes it byte by byte, and the client
+# would have to undo that): a third of the server's work. No field is NULL, so the head of each row has
+# a fixed size: the records' size is -1 when the entry has no subject row, and a NULL forced into
+# subject_count or hash (by altering the table) shows as -1 or as a hash that is not 64 bytes.
 _PG_STREAM = (
-    "COPY (SELECT e.seq, e.hash, {body} || coalesce(s.records, ''), coalesce(s.n, 0)"
-    " FROM access_log_entry e LEFT JOIN ("
-    # string_agg keeps its input order in a plain (non-parallel) aggregate; the subquery gives that
-    # order. Were it ever different, entries would be reported changed: a false alarm, never a false pass.
-    " SELECT entry_seq, string_agg({record}, '') AS records, count(*) AS n"
-    " FROM (SELECT * FROM access_log_subject{subject_bound} ORDER BY entry_seq, ordinal) AS ordered"
-    " GROUP BY entry_seq) AS s ON s.entry_seq = e.seq{entry_bound} ORDER BY e.seq) TO STDOUT"
+    "COPY (SELECT e.seq, coalesce(e.subject_count, -1), coalesce(octet_length(s.records), -1),"
+    " coalesce(e.hash, ''), {body} || {record}"
+    " FROM access_log_entry e LEFT JOIN access_log_subject s ON s.entry_seq = e.seq{subject_bound}"
+    "{entry_bound} ORDER BY e.seq) TO STDOUT (FORMAT binary)"
 )
-_SQLITE_ENTRIES = f"SELECT {', '.join(('prev_hash', 'hash', *ENTRY_FIELDS))} FROM access_log_entry"  # noqa: S608
-_SQLITE_SUBJECTS = f"SELECT entry_seq, {', '.join(SUBJECT_FIELDS)} FROM access_log_subject"  # noqa: S608
+#: a row's head: field count, then length and value of seq, subject_count, records' size and hash, then
+#: the length of the hashed bytes and their start, the prev_hash
+_PG_ROW = struct.Struct(">2x4xq4xi4xii64s4x64s")
+_PG_SEQ = struct.Struct(">2x4xq")
+#: signature, flags (no OIDs), header extension length
+_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_SQLITE_ROWS = (
+    f"SELECT {', '.join(('e.prev_hash', 'e.hash', *(f'e.{name}' for name in ENTRY_FIELDS)))}, s.records"  # noqa: S608
+    " FROM access_log_entry e LEFT JOIN access_log_subject s ON s.entry_seq = e.seq"
+)
 
 _BLANK_ID_QUERIES = (
     ("SELECT seq FROM access_log_entry WHERE actor_user_id = ''", "seq"),
     ("SELECT seq FROM access_log_entry WHERE actor_organisation_id = ''", "seq"),
-    ("SELECT entry_seq FROM access_log_subject WHERE person_id = ''", "entry_seq"),
-    ("SELECT entry_seq FROM access_log_subject WHERE family_id = ''", "entry_seq"),
 )
-
-_COPY_ESCAPE = re.compile(rb"\\(.)", re.S)
-_COPY_CODES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v", b"\\": b"\\"}
-
-
-def _copy_unescape(field: bytes) -> bytes:
-    """Undo COPY text format's backslash escapes (an unknown one stays as it is)."""
-    return _COPY_ESCAPE.sub(lambda m: _COPY_CODES.get(m.group(1), m.group(0)), field)
 
 
 def _where(column: str, bound: int | None, joiner: str = "WHERE") -> str:
@@ -525,6 +585,7 @@ class _Walk:
         head: tuple[Any, ...] | None,
         trusted_keys: Mapping[str, Ed25519PublicKey],
         blank_seq: int | None,
+        pool: Executor | None = None,
     ) -> None:
         self.checkpoints = checkpoints
         self.sealed = {seq: signed[0].encode() for seq, signed in checkpoints.items()}
@@ -535,9 +596,12 @@ class _Walk:
         self.blank_seq = blank_seq if blank_seq is not None else -1
         self.expected = 1  #: the next sequence number due
         self.prev = _GENESIS  #: the hash the next entry must chain from
-        self.subjects = 0
+        self.subjects = 0  #: subject records in the entries checked
         self.checked_checkpoints = 0
         self.last_good_checkpoint = 0
+        # The signatures do not depend on the walk: given a pool, they are checked on its thread, in
+        # order, while the walk streams (the Ed25519 check releases the GIL), and read when reached.
+        self._signatures = {seq: pool.submit(self._check_signature, seq) for seq in sorted(checkpoints)} if pool else {}
 
     def report(
         self, first_bad: int | None = None, problem: str | None = None, intact_up_to: int | None = None
@@ -569,6 +633,10 @@ class _Walk:
         return self.report(seq, f"entry {seq} was changed")
 
     def _signature_problem(self, seq: int) -> str | None:
+        pending = self._signatures.get(seq)
+        return self._check_signature(seq) if pending is None else pending.result()
+
+    def _check_signature(self, seq: int) -> str | None:
         signed_hash, signer, signature = self.checkpoints[seq]
         key = self.trusted_keys.get(signer)
         if key is None:
@@ -631,29 +699,32 @@ def _expect(pgconn: Any, status: pq.ExecStatus) -> None:
 
 
 def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport:
-    """Stream the log with one COPY and check each entry as its line arrives.
+    """Stream the log with one binary COPY and check each entry as its row arrives.
 
-    Each line is: seq, hash, the bytes to hash (prev_hash, the entry's fields joined by US, then its
-    subject records, each RS + fields joined by US, in ordinal order), and the number of subject rows;
-    tab-separated, with COPY's backslash escapes. Structure is checked on the whole line: it must hold
-    exactly 16 + 4 x rows US and exactly ``rows`` RS, which the format itself puts there, so no stored
-    value contains one. The loop is the hot path, kept flat on purpose: a split, two counts and one
-    SHA-256 per entry.
+    Each row is, in COPY's binary format (a field count, then per field a length and the raw bytes, no
+    escapes): seq (int8), subject_count (int4), the length of the stored subject records (int4), hash
+    (64 bytes), and the bytes hashed: prev_hash, the entry's fields joined by US, then the records. So
+    from a fixed offset (``start``) the rest of the row is exactly what is hashed, starting with the
+    prev_hash (``_PG_ROW`` reads the head up to there), and the records are its last bytes. Structure
+    (see the comment above ``VerifyReport``): no RS before the records, and the records empty or
+    starting with one. The loop is the hot path, kept flat on purpose: one unpack, one memchr and one
+    SHA-256 per entry, and no copy but the row itself.
     """
     sql = _PG_STREAM.format(
         body=_PG_BODY,
         record=_PG_RECORD,
-        subject_bound=_where("entry_seq", bound),
+        subject_bound=_where("s.entry_seq", bound, "AND"),
         entry_bound=_where("e.seq", bound),
     )
-    sha256 = hashlib.sha256
-    us, rs, entry_us, subject_us = _US, _RS, _ENTRY_US, _SUBJECT_US
+    sha256, unpack, start = hashlib.sha256, _PG_ROW.unpack_from, _PG_ROW.size - 64
+    rs, rs_byte = _RS, _RS[0]
     sealed, blank_seq = walk.sealed, walk.blank_seq
     expected, prev, subjects = walk.expected, walk.prev, walk.subjects
     cursor = dbapi.cursor()
     try:
-        # JIT compilation costs more than it saves on one streaming pass, and a parallel plan could feed
-        # string_agg out of order. Both settings last only to the end of this transaction.
+        # JIT compilation costs more than it saves on one streaming pass, and a parallel plan gains
+        # nothing on a merge join that must come out in seq order. Both settings last only to the end
+        # of this transaction.
         cursor.execute(
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
         )
@@ -666,29 +737,31 @@ def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport
     _expect(pgconn, pq.ExecStatus.COPY_OUT)
     get = pgconn.get_copy_data
     failed: VerifyReport | None = None
-    size = 0
+    size, data = get(0)
     try:
-        while True:
-            size, data = get(0)
-            if size < 0:
-                break
-            line = bytes(data)
-            if b"\\" in line:
-                seq_text, entry_hash, hashed, count = (_copy_unescape(f) for f in line[:-1].split(b"\t"))
-            else:
-                seq_text, entry_hash, hashed, count = line[:-1].split(b"\t")
-            seq = int(seq_text)
-            rows = int(count)
+        # the first message starts with the binary format's header; the last is its two-byte trailer
+        if size < 0 or bytes(data[: len(_PG_COPY_HEADER)]) != _PG_COPY_HEADER:
+            raise psycopg.OperationalError("access log verification query returned no binary COPY header")
+        data = data[len(_PG_COPY_HEADER) :]
+        line = bytes(data)
+        while len(line) > 2:
+            try:
+                seq, rows, records, hash_size, entry_hash, prev_hash = unpack(line)
+            except struct.error:  # too short to hold a prev_hash: only tampering makes such a row
+                seq, rows, records, hash_size, entry_hash, prev_hash = _PG_SEQ.unpack_from(line)[0], 0, -1, 0, b"", b""
+            fields_end = len(line) - records  # past the end when there is no subject row (-1)
             if (
                 seq != expected
-                or hashed[:64] != prev
+                or hash_size != 64
+                or prev_hash != prev
                 or seq == blank_seq
-                or line.count(us) != entry_us + subject_us * rows
-                or line.count(rs) != rows
-                or sha256(hashed).hexdigest().encode() != entry_hash
+                or line.find(rs, start, fields_end) >= 0
+                or records == 0
+                or (records > 0 and line[fields_end] != rs_byte)
+                or sha256(data[start:]).hexdigest().encode() != entry_hash
             ):
                 walk.expected, walk.prev, walk.subjects = expected, prev, subjects
-                failed = walk.bad_entry(seq, hashed[:64])
+                failed = walk.bad_entry(seq, prev_hash)
                 break
             subjects += rows
             if seq in sealed:
@@ -698,6 +771,8 @@ def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport
                     break
             prev = entry_hash
             expected += 1
+            size, data = get(0)
+            line = bytes(data)
     finally:
         # Read any rest rather than cancel: a cancelled COPY would abort the caller's transaction.
         while size >= 0:
@@ -712,36 +787,26 @@ def _walk_postgresql(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport
 
 
 def _walk_rows(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport:
-    """The same checks from two plain cursors (SQLite): entries, and subjects in (entry_seq, ordinal)
-    order, merged here and encoded in Python."""
-    entries = dbapi.cursor()
-    subject_cursor = dbapi.cursor()
+    """The same checks through a plain cursor (SQLite): each entry joined with its subject row, encoded
+    in Python as PostgreSQL encodes it (a NULL as "")."""
+    cursor = dbapi.cursor()
     try:
-        entries.execute(_bounded(_SQLITE_ENTRIES, "seq", bound) + " ORDER BY seq")
-        subject_cursor.execute(_bounded(_SQLITE_SUBJECTS, "entry_seq", bound) + " ORDER BY entry_seq, ordinal")
-        subject_rows = itertools.chain.from_iterable(iter(lambda: subject_cursor.fetchmany(FETCH), []))
-        subject = next(subject_rows, None)
-        for row in itertools.chain.from_iterable(iter(lambda: entries.fetchmany(FETCH), [])):
-            prev_hash, entry_hash, seq = row[0].encode(), row[1].encode(), row[2]
-            payload = US.join("" if v is None else str(v) for v in row[2:])
-            sound = payload.count(US) == _ENTRY_US and RS not in payload
-            parts = [payload]
-            while subject is not None and subject[0] < seq:  # orphans: found by the row count afterwards
-                subject = next(subject_rows, None)
-            while subject is not None and subject[0] == seq:
-                record = US.join("" if v is None else str(v) for v in subject[1:])
-                sound = sound and record.count(US) == _SUBJECT_US and RS not in record
-                parts.append(RS + record)
-                subject = next(subject_rows, None)
+        cursor.execute(_bounded(_SQLITE_ROWS, "e.seq", bound) + " ORDER BY e.seq")
+        for row in itertools.chain.from_iterable(iter(lambda: cursor.fetchmany(FETCH), [])):
+            prev_hash, entry_hash, seq = _text(row[0]).encode(), _text(row[1]).encode(), row[2]
+            fields = US.join(_text(v) for v in row[2:-1])
+            records = _text(row[-1])
             if (
                 seq != walk.expected
                 or prev_hash != walk.prev
                 or seq == walk.blank_seq
-                or not sound
-                or chain_hash(prev_hash.decode(), "".join(parts)).encode() != entry_hash
+                or RS in fields
+                or row[-1] == ""
+                or records[:1] not in ("", RS)
+                or chain_hash(prev_hash.decode(), fields + records).encode() != entry_hash
             ):
                 return walk.bad_entry(seq, prev_hash)
-            walk.subjects += len(parts) - 1
+            walk.subjects += int(row[-2])  # its text is in the hash: the digits append wrote
             if seq in walk.sealed:
                 failed = walk.checkpoint(seq, entry_hash)
                 if failed is not None:
@@ -749,8 +814,7 @@ def _walk_rows(dbapi: Any, bound: int | None, walk: _Walk) -> VerifyReport:
             walk.prev = entry_hash
             walk.expected += 1
     finally:
-        entries.close()
-        subject_cursor.close()
+        cursor.close()
     return walk.end()
 
 
@@ -758,10 +822,10 @@ def verify(bind: Engine | Connection | Session, trusted_keys: Mapping[str, Ed255
     """Recompute the whole chain and check every checkpoint; name the first bad entry.
 
     Checks, in sequence order: numbering is 1, 2, 3... without gaps; each entry's prev_hash is the
-    previous entry's hash; each hash recomputes from the stored values and subject rows; each
+    previous entry's hash; each hash recomputes from the stored values and subject records; each
     checkpoint is signed by a trusted key and seals the hash its entry has. Then: nothing was removed
-    after the newest checkpoint, no subject rows belong to missing entries, and the chain head agrees
-    with the newest entry.
+    after the newest checkpoint, no subject rows belong to missing entries or to entries without
+    subjects, and the chain head agrees with the newest entry.
 
     Args:
         bind: an Engine (verification takes its own snapshot: use this while the portal is running),
@@ -791,32 +855,37 @@ def verify(bind: Engine | Connection | Session, trusted_keys: Mapping[str, Ed255
             for (seq,) in _rows(dbapi, _bounded(sql, column, bound, "AND"))
         ]
         blank_seq = min(blank, default=None)
-        walk = _Walk(checkpoints, head, trusted_keys, blank_seq)
-        report = _walk_postgresql(dbapi, bound, walk) if dialect == "postgresql" else _walk_rows(dbapi, bound, walk)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="access-log-signatures")
+        try:
+            walk = _Walk(checkpoints, head, trusted_keys, blank_seq, pool)
+            walk_rows = _walk_postgresql if dialect == "postgresql" else _walk_rows
+            report = walk_rows(dbapi, bound, walk)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         if report.intact:
             report = _check_subject_rows(dbapi, report, bound)
         return report
 
 
 def _check_subject_rows(dbapi: Any, report: VerifyReport, bound: int | None) -> VerifyReport:
-    """Subject rows not attached to any entry were skipped by the walk: count them, then name one."""
-    total = int(_scalar(dbapi, _bounded("SELECT count(*) FROM access_log_subject", "entry_seq", bound)))
-    if total == report.subjects:
-        return report
-    orphan = _scalar(
-        dbapi,
-        _bounded(
-            "SELECT min(s.entry_seq) FROM access_log_subject s LEFT JOIN access_log_entry e ON e.seq = s.entry_seq"
-            " WHERE e.seq IS NULL",
-            "s.entry_seq",
-            bound,
-            "AND",
-        ),
-    )
+    """Subject rows that name no entry. The walk read the row of every entry from 1 to the last (an
+    empty one, which append never writes, counts as a change), so only rows outside that range can
+    be left: two index lookups find them."""
     tail = report.intact_up_to
-    problem = (
-        f"entries after {tail} were removed (subject rows remain for entry {orphan})"
-        if orphan is not None and int(orphan) > tail
-        else f"subject rows name entry {orphan}, which is not in the log"
-    )
+    lowest = _scalar(dbapi, _bounded("SELECT min(entry_seq) FROM access_log_subject", "entry_seq", bound))
+    if lowest is not None and int(lowest) < 1:
+        problem = f"subject rows name entry {lowest}, which is not in the log"
+    else:
+        beyond = _scalar(
+            dbapi,
+            _bounded(
+                f"SELECT min(entry_seq) FROM access_log_subject WHERE entry_seq > {int(tail)}",  # noqa: S608
+                "entry_seq",
+                bound,
+                "AND",
+            ),
+        )
+        if beyond is None:
+            return report
+        problem = f"entries after {tail} were removed (subject rows remain for entry {beyond})"
     return VerifyReport(tail, tail + 1, problem, report.entries, report.subjects, report.checkpoints, report.head_seq)

@@ -14,7 +14,7 @@ size of log.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, SmallInteger, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base
@@ -62,7 +62,7 @@ class AccessLogEntry(Base):
     user_agent: Mapped[str] = mapped_column(String(300))
     #: canonical JSON object of event-specific string values (sorted keys, ASCII, no spaces)
     detail: Mapped[str] = mapped_column(Text)
-    #: how many access_log_subject rows belong to this entry
+    #: how many subjects the entry touched: the number of records in its access_log_subject row
     subject_count: Mapped[int] = mapped_column(Integer)
     #: the previous entry's hash (64 zeros for entry 1)
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -71,25 +71,30 @@ class AccessLogEntry(Base):
 
 
 class AccessLogSubject(Base):
-    """A person or family an entry touched; the rows are part of the entry's hashed payload."""
+    """The people and families an entry touched, all in one row: exactly the bytes the entry's hash
+    covers after its own fields (see ``portal.audit.chain``), so verification streams one row per entry.
+
+    An entry without subjects has no row here. On PostgreSQL the DPO's searches by person and by family
+    use GIN indexes on the ids in ``records``, extracted by SQL functions that migration 0004 creates;
+    SQLite (development) has neither and scans.
+    """
 
     __tablename__ = "access_log_subject"
     __table_args__ = (
-        Index("ix_access_log_subject_person_id_entry_seq", "person_id", "entry_seq"),
-        Index("ix_access_log_subject_family_id_entry_seq", "family_id", "entry_seq"),
+        Index(
+            "ix_access_log_subject_person_ids", func.access_log_person_ids(text("records")), postgresql_using="gin"
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_access_log_subject_family_ids", func.access_log_family_ids(text("records")), postgresql_using="gin"
+        ).ddl_if(dialect="postgresql"),
         {"info": IMMUTABLE},
     )
 
     #: the entry's seq (no foreign key, so tampering shows up in verification rather than as an error)
     entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    #: 0, 1, 2... in the order the caller gave the subjects; the order is hashed
-    ordinal: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    person_id: Mapped[str | None] = mapped_column(String(36))
-    family_id: Mapped[str | None] = mapped_column(String(36))
-    #: how much the actor could see (sharing_protocols.policy.Tier)
-    tier: Mapped[int] = mapped_column(Integer)
-    #: comma-joined categories shown for this subject, sorted
-    categories: Mapped[str] = mapped_column(Text)
+    #: per subject, in the order the caller gave them: RS, then ordinal, person_id, family_id, tier and
+    #: comma-joined categories joined by US (a NULL id as ""); ``chain.parse_records`` splits it
+    records: Mapped[str] = mapped_column(Text)
 
 
 class AccessLogCheckpoint(Base):

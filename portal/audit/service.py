@@ -5,24 +5,27 @@ search is itself an access, logged as ACCESS_LOG_SEARCHED by ``portal.access``).
 
 Dates are the council's calendar days (Europe/London), so "1 to 7 July" means what the DPO means in
 summer time too. Results are ordered by the time of the access, newest first, with the sequence
-number breaking ties; every filter has an index ending in (at_us, seq), and the person and family
-filters use the subject table's (person_id, entry_seq) and (family_id, entry_seq) indexes.
+number breaking ties; every filter has an index ending in (at_us, seq). An entry's subjects are one
+``access_log_subject`` row of records (see ``portal.audit.chain``): on PostgreSQL the person and family
+filters use GIN indexes on the ids extracted from them (``access_log_person_ids(records)`` and
+``access_log_family_ids(records)``, created by migration 0004); on SQLite (development) they scan for
+the id between separators and check its field with a function registered on the connection.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from portal.audit.chain import from_us, to_us
+from portal.audit.chain import RS, SUBJECT_FIELDS, US, from_us, parse_records, to_us
 from portal.audit.events import EventType, Outcome
 from portal.audit.models import AccessLogEntry, AccessLogSubject
 
@@ -138,17 +141,45 @@ def _entries(rows: list[Row[Any]], subjects: dict[int, list[LoggedSubject]]) -> 
 
 
 def _subjects_of(session: Session, seqs: list[int]) -> dict[int, list[LoggedSubject]]:
-    found: dict[int, list[LoggedSubject]] = defaultdict(list)
+    found: dict[int, list[LoggedSubject]] = {}
     if not seqs:
         return found
-    rows = session.execute(
-        select(_SUBJECT).where(_SUBJECT.c.entry_seq.in_(seqs)).order_by(_SUBJECT.c.entry_seq, _SUBJECT.c.ordinal)
-    )
+    rows = session.execute(select(_SUBJECT).where(_SUBJECT.c.entry_seq.in_(seqs)))
     for row in rows:
-        found[row.entry_seq].append(
-            LoggedSubject(row.ordinal, row.person_id, row.family_id, row.tier, _split(row.categories))
-        )
+        try:
+            subjects = parse_records(row.records)
+        except ValueError:
+            # only tampering makes a malformed row, and verification names its entry: show the text
+            unreadable = str(row.records).replace(RS, " | ").replace(US, " ")
+            subjects = ({"ordinal": 0, "person_id": None, "family_id": None, "tier": 0, "categories": unreadable},)
+        found[row.entry_seq] = [
+            LoggedSubject(s["ordinal"], s["person_id"], s["family_id"], s["tier"], _split(s["categories"]))
+            for s in subjects
+        ]
     return found
+
+
+def _naming(session: Session, column: str, value: str) -> ColumnElement[bool]:
+    """Entries whose subject records name ``value`` as a person_id or family_id (``column``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = func.access_log_person_ids if column == "person_id" else func.access_log_family_ids
+        named = ids(_SUBJECT.c.records).op("@>", is_comparison=True)(bindparam(column, [value], type_=ARRAY(Text)))
+    else:
+        # SQLite (development): the id between separators narrows the scan, and a function registered
+        # on this connection checks that it is in the right field
+        session.connection().connection.driver_connection.create_function(
+            "access_log_names", 3, _names, deterministic=True
+        )
+        field = SUBJECT_FIELDS.index(column)
+        named = _SUBJECT.c.records.contains(US + value + US, autoescape=True) & (
+            func.access_log_names(_SUBJECT.c.records, field, value) == 1
+        )
+    return _ENTRY.c.seq.in_(select(_SUBJECT.c.entry_seq).where(named))
+
+
+def _names(records: str | None, field: int, value: str) -> int:
+    """1 if a subject record in ``records`` has ``value`` as its field number ``field`` (0-based)."""
+    return int(any(record.split(US)[field : field + 1] == [value] for record in (records or "").split(RS)[1:]))
 
 
 def search_log(session: Session, filters: LogFilters, page: int = 1, per_page: int = 50) -> LogPage:
@@ -173,11 +204,9 @@ def search_log(session: Session, filters: LogFilters, page: int = 1, per_page: i
     e = _ENTRY.c
     query = select(_ENTRY)
     if filters.person_id is not None:
-        person = _uuid(filters.person_id, "person_id")
-        query = query.where(e.seq.in_(select(_SUBJECT.c.entry_seq).where(_SUBJECT.c.person_id == person)))
+        query = query.where(_naming(session, "person_id", _uuid(filters.person_id, "person_id")))
     if filters.family_id is not None:
-        family = _uuid(filters.family_id, "family_id")
-        query = query.where(e.seq.in_(select(_SUBJECT.c.entry_seq).where(_SUBJECT.c.family_id == family)))
+        query = query.where(_naming(session, "family_id", _uuid(filters.family_id, "family_id")))
     if filters.actor_user_id is not None:
         query = query.where(e.actor_user_id == _uuid(filters.actor_user_id, "actor_user_id"))
     if filters.actor_organisation_id is not None:

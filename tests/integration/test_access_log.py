@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, signing
+from portal.audit import chain, service, signing
 from portal.audit.events import EventType
 from portal.audit.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
 from portal.cli import upgrade
@@ -115,17 +115,22 @@ def tampering(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+def records_of(connection: Connection, seq: int) -> str | None:
+    return connection.execute(select(SUBJECT.c.records).where(SUBJECT.c.entry_seq == seq)).scalar()
+
+
+def set_subjects(connection: Connection, seq: int, subjects: list[dict]) -> None:
+    """Rewrite entry ``seq``'s subject row from subject rows (as parsed), as an attacker could."""
+    connection.execute(update(SUBJECT).where(SUBJECT.c.entry_seq == seq).values(records=chain.encode_records(subjects)))
+
+
 def rehash_from(connection: Connection, start: int) -> None:
     """Recompute every hash from ``start`` on, as someone who knows the format (it is public) would."""
     entries = connection.execute(select(ENTRY).where(ENTRY.c.seq >= start).order_by(ENTRY.c.seq)).mappings().all()
     prev = connection.execute(select(ENTRY.c.hash).where(ENTRY.c.seq == start - 1)).scalar() or chain.GENESIS
     for row in entries:
-        subjects = (
-            connection.execute(select(SUBJECT).where(SUBJECT.c.entry_seq == row["seq"]).order_by(SUBJECT.c.ordinal))
-            .mappings()
-            .all()
-        )
-        digest = chain.chain_hash(prev, chain.canonical_payload(row, subjects))
+        payload = chain.canonical_payload(row) + (records_of(connection, row["seq"]) or "")
+        digest = chain.chain_hash(prev, payload)
         connection.execute(update(ENTRY).where(ENTRY.c.seq == row["seq"]).values(prev_hash=prev, hash=digest))
         prev = digest
     connection.execute(update(HEAD).values(hash=prev))
@@ -146,6 +151,9 @@ def test_appended_entries_chain_and_verify_intact(engine, sealer, trusted):
     assert report.subjects == sum(i % 3 for i in range(1, 13))
     assert report.summary() == "Access log intact up to entry 12 (12 entries, 2 checkpoints)"
     with engine.connect() as connection:
+        # one subject row per entry with subjects, holding exactly the records its hash covers
+        stored = dict(connection.execute(select(SUBJECT.c.entry_seq, SUBJECT.c.records)).all())
+        assert stored == {i: new_entry(i).records for i in range(1, 13) if i % 3}
         rows = connection.execute(select(ENTRY.c.seq, ENTRY.c.prev_hash, ENTRY.c.hash).order_by(ENTRY.c.seq)).all()
         assert rows[0].prev_hash == chain.GENESIS
         assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(rows))
@@ -221,54 +229,141 @@ def test_a_changed_field_is_named(engine, sealer, trusted):
     assert "first bad entry 7" in report.summary()
 
 
-def test_a_changed_subject_row_is_named(engine, sealer, trusted):
+def test_a_changed_subject_is_named(engine, sealer, trusted):
     append_many(engine, sealer, 12)
     with tampering(engine) as connection:
-        connection.execute(
-            update(SUBJECT).where(SUBJECT.c.entry_seq == 8, SUBJECT.c.ordinal == 1).values(person_id=PEOPLE[0])
-        )
+        subjects = [dict(s) for s in chain.parse_records(records_of(connection, 8))]
+        subjects[1]["person_id"] = PEOPLE[0]
+        set_subjects(connection, 8, subjects)
     report = verify(engine, trusted)
     assert (report.first_bad_seq, report.problem) == (8, "entry 8 was changed")
+
+
+def test_a_removed_subject_is_named(engine, sealer, trusted):
+    append_many(engine, sealer, 12)
+    with tampering(engine) as connection:
+        set_subjects(connection, 5, list(chain.parse_records(records_of(connection, 5)))[:1])
+    assert verify(engine, trusted).first_bad_seq == 5
+
+
+def test_an_added_subject_is_named(engine, sealer, trusted):
+    append_many(engine, sealer, 12)
+    with tampering(engine) as connection:
+        subjects = list(chain.parse_records(records_of(connection, 4)))
+        subjects.append({**subjects[0], "ordinal": 1, "person_id": PEOPLE[5]})
+        set_subjects(connection, 4, subjects)
+    assert verify(engine, trusted).first_bad_seq == 4
 
 
 def test_a_removed_subject_row_is_named(engine, sealer, trusted):
     append_many(engine, sealer, 12)
     with tampering(engine) as connection:
-        connection.execute(delete(SUBJECT).where(SUBJECT.c.entry_seq == 5, SUBJECT.c.ordinal == 1))
-    assert verify(engine, trusted).first_bad_seq == 5
+        connection.execute(delete(SUBJECT).where(SUBJECT.c.entry_seq == 5))
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.problem) == (5, "entry 5 was changed")
 
 
-def test_a_subject_row_hidden_inside_another_is_caught(engine, sealer, trusted):
-    """Deleting a subject row and forging its record into the previous row's text would encode alike,
-    so verification also checks that separators occur only where the format puts them."""
+def test_subjects_added_to_an_entry_without_any_are_named(engine, sealer, trusted):
     append_many(engine, sealer, 12)
-    with engine.connect() as connection:
-        hidden = connection.execute(select(SUBJECT).where(SUBJECT.c.entry_seq == 2, SUBJECT.c.ordinal == 1)).one()
-    forged = f"health\x1e1\x1f{hidden.person_id}\x1f{hidden.family_id}\x1f1\x1fhealth"
     with tampering(engine) as connection:
-        connection.execute(delete(SUBJECT).where(SUBJECT.c.entry_seq == 2, SUBJECT.c.ordinal == 1))
+        connection.execute(insert(SUBJECT).values(entry_seq=6, records=new_entry(4).records))
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.problem) == (6, "entry 6 was changed")
+
+
+def test_an_empty_subject_row_added_to_an_entry_without_subjects_is_named(engine, sealer, trusted):
+    """It changes no hashed byte, but append never writes one: verification counts it as a change."""
+    append_many(engine, sealer, 12)
+    with tampering(engine) as connection:
+        connection.execute(insert(SUBJECT).values(entry_seq=9, records=""))
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.intact_up_to) == (9, 8)
+    assert report.problem == "entry 9 was changed"
+
+
+def subjects_for_shift(case: str) -> list[chain.SubjectRef]:
+    if case == "count digit":
+        return [chain.SubjectRef(person_id=PEOPLE[k % 6], family_id=FAMILIES[0], tier=1) for k in range(12)]
+    tier, categories = (0, ["health"]) if case == "head, tier 0" else (1, ["7"] if case == "record" else ["health"])
+    return [
+        chain.SubjectRef(person_id=PEOPLE[0], family_id=FAMILIES[0], tier=tier, categories=categories),
+        chain.SubjectRef(person_id=PEOPLE[1], family_id=FAMILIES[1], tier=tier, categories=categories),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case", "cut_after"),
+    [
+        # the first record's head moves into detail and its tier becomes the subject count
+        ("head, tier 1", f"{FAMILIES[0]}\x1f1"),
+        ("head, tier 0", f"{FAMILIES[0]}\x1f0"),
+        # the whole first record (its category a number) moves into detail: the rest starts with RS
+        ("record", f"{FAMILIES[0]}\x1f1\x1f7"),
+        # the subject count's last digit moves into the records: the fields hold no RS
+        ("count digit", "}\x1f1"),
+    ],
+)
+def test_bytes_moved_between_the_entry_and_its_subject_row_are_caught(engine, sealer, trusted, case, cut_after):
+    """Moving bytes across the boundary between the entry's columns and its subject row keeps every
+    hashed byte: the entry's fields end with its subject count's digits, so another cut can make them
+    end with other digits (a tier, a numeric category, part of the count). That would hide a person
+    from a search by person or misstate the count, so verification checks that the entry's fields hold
+    no RS and that the records start with one."""
+    append_many(engine, sealer, 3)
+    with Session(engine) as session:
+        chain.append(session, new_entry(4, subjects=subjects_for_shift(case)), sealer=sealer)
+        session.commit()
+    with engine.connect() as connection:
+        row = connection.execute(select(ENTRY).where(ENTRY.c.seq == 4)).mappings().one()
+        records = records_of(connection, 4)
+    tail = f"{row['detail']}\x1f{row['subject_count']}{records}"  # the hashed bytes from detail on
+    cut = tail.index(cut_after) + len(cut_after)
+    last_separator = tail.rindex("\x1f", 0, cut)
+    detail, count, moved = tail[:last_separator], int(tail[last_separator + 1 : cut]), tail[cut:]
+    with tampering(engine) as connection:
+        connection.execute(update(ENTRY).where(ENTRY.c.seq == 4).values(detail=detail, subject_count=count))
+        connection.execute(update(SUBJECT).where(SUBJECT.c.entry_seq == 4).values(records=moved))
+    with Session(engine) as session:
+        tampered = session.execute(select(ENTRY).where(ENTRY.c.seq == 4)).mappings().one()
+        assert chain.canonical_payload(tampered) + moved == chain.canonical_payload(row) + records  # same bytes
+        if case != "count digit":
+            assert service.search_log(session, service.LogFilters(person_id=PEOPLE[0])).entries == ()
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.problem) == (4, "entry 4 was changed")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite cannot drop a NOT NULL constraint in place
+def test_a_value_moved_into_its_neighbour_whose_column_is_emptied_is_caught(engine, sealer, trusted, backend):
+    """With the NOT NULL constraint dropped, "flags_listed" + US + "denied" in ``event`` and NULL in
+    ``outcome`` would join to the same bytes if NULLs were skipped (as concat_ws does): the entry would
+    leave a search for denied entries unnoticed. A NULL encodes as "", so the separators move."""
+    append_many(engine, sealer, 12)
+    with tampering(engine) as connection:
+        connection.exec_driver_sql("ALTER TABLE access_log_entry ALTER COLUMN outcome DROP NOT NULL")
+        connection.execute(update(ENTRY).where(ENTRY.c.seq == 8).values(event="flags_listed\x1fdenied", outcome=None))
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.problem) == (8, "entry 8 was changed")
+
+
+def test_an_entry_emptied_of_its_text_is_named(engine, sealer, trusted):
+    """Too short to hold a prev_hash once emptied: still reported, not an error."""
+    append_many(engine, sealer, 12)
+    empty = {name: "" for name in ("event", "outcome", "actor_roles", "purpose", "categories", "reasons")}
+    empty |= {name: "" for name in ("protocol_refs", "notice_refs", "request_id", "ip", "user_agent", "detail")}
+    with tampering(engine) as connection:
         connection.execute(
-            update(SUBJECT).where(SUBJECT.c.entry_seq == 2, SUBJECT.c.ordinal == 0).values(categories=forged)
+            update(ENTRY)
+            .where(ENTRY.c.seq == 6)
+            .values(**empty, actor_user_id=None, actor_organisation_id=None, prev_hash="", hash="")
         )
     report = verify(engine, trusted)
-    assert (report.first_bad_seq, report.problem) == (2, "entry 2 was changed")
-
-
-def test_an_absent_actor_turned_into_an_empty_string_is_caught(engine, sealer, trusted):
-    with Session(engine) as session:
-        for i in (1, 2, 3):
-            chain.append(session, new_entry(i, actor_user_id=None, actor_organisation_id=None), sealer=sealer)
-        session.commit()
-    with tampering(engine) as connection:
-        connection.execute(update(ENTRY).where(ENTRY.c.seq == 2).values(actor_user_id=""))
-    assert verify(engine, trusted).first_bad_seq == 2
+    assert (report.first_bad_seq, report.intact_up_to) == (6, 5)
 
 
 def test_a_deleted_entry_in_the_middle_is_named(engine, sealer, trusted):
     append_many(engine, sealer, 12)
     with tampering(engine) as connection:
-        connection.execute(delete(SUBJECT).where(SUBJECT.c.entry_seq == 6))
-        connection.execute(delete(ENTRY).where(ENTRY.c.seq == 6))
+        connection.execute(delete(ENTRY).where(ENTRY.c.seq == 6))  # 6 has no subjects
     report = verify(engine, trusted)
     assert (report.first_bad_seq, report.intact_up_to, report.problem) == (6, 5, "entry 6 is missing")
 
@@ -292,6 +387,24 @@ def test_an_entry_inserted_in_the_middle_is_named(engine, sealer, trusted):
     assert report.problem == "entry 8 is out of place: it does not follow entry 7 (inserted, removed or reordered)"
 
 
+def test_an_entry_replaced_by_a_forgery_with_a_correct_hash_is_named(engine, sealer, trusted):
+    """Entry 7 rewritten with a hash that recomputes: only the link from entry 8 shows it."""
+    append_many(engine, sealer, 12)
+    with engine.connect() as connection:
+        previous = connection.execute(select(ENTRY.c.hash).where(ENTRY.c.seq == 6)).scalar_one()
+    forged = new_entry(7, purpose="curiosity")
+    with tampering(engine) as connection:
+        connection.execute(
+            update(ENTRY)
+            .where(ENTRY.c.seq == 7)
+            .values(**forged.row, hash=chain.chain_hash(previous, f"7\x1f{forged.body}"))
+        )
+        connection.execute(update(SUBJECT).where(SUBJECT.c.entry_seq == 7).values(records=forged.records))
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.intact_up_to) == (8, 7)
+    assert report.problem == "entry 8 is out of place: it does not follow entry 7 (inserted, removed or reordered)"
+
+
 def test_an_entry_added_at_the_end_outside_the_chain_is_named(engine, sealer, trusted):
     append_many(engine, sealer, 12)
     with engine.connect() as connection:
@@ -303,7 +416,7 @@ def test_an_entry_added_at_the_end_outside_the_chain_is_named(engine, sealer, tr
                 **forged.row, seq=13, prev_hash=tail, hash=chain.chain_hash(tail, f"13\x1f{forged.body}")
             )
         )
-        connection.execute(insert(SUBJECT), [{**row, "entry_seq": 13} for row in forged.subject_rows])
+        connection.execute(insert(SUBJECT).values(entry_seq=13, records=forged.records))
     report = verify(engine, trusted)
     assert report.first_bad_seq == 13
     assert report.problem == "entry 13 was added outside the chain (the chain head records 12)"
@@ -348,10 +461,18 @@ def test_newest_entries_removed_without_a_checkpoint_are_caught_by_the_chain_hea
 def test_subject_rows_left_behind_are_caught(engine, sealer, trusted):
     append_many(engine, sealer, 4)
     with tampering(engine) as connection:
-        connection.execute(insert(SUBJECT).values(entry_seq=40, ordinal=0, person_id=PEOPLE[0], tier=1, categories=""))
+        connection.execute(insert(SUBJECT).values(entry_seq=40, records=new_entry(4).records))
     report = verify(engine, trusted)
     assert report.first_bad_seq == 5
     assert report.problem == "entries after 4 were removed (subject rows remain for entry 40)"
+
+
+def test_subject_rows_of_no_entry_are_caught(engine, sealer, trusted):
+    append_many(engine, sealer, 4)
+    with tampering(engine) as connection:
+        connection.execute(insert(SUBJECT).values(entry_seq=0, records=""))
+    report = verify(engine, trusted)
+    assert (report.first_bad_seq, report.problem) == (5, "subject rows name entry 0, which is not in the log")
 
 
 def test_a_forged_checkpoint_signature_is_named(engine, sealer, trusted):
@@ -402,7 +523,7 @@ def test_a_rewrite_after_the_last_checkpoint_is_caught_only_by_the_chain_head(en
     [
         "UPDATE access_log_entry SET purpose = 'x' WHERE seq = 1",
         "DELETE FROM access_log_entry WHERE seq = 1",
-        "UPDATE access_log_subject SET person_id = NULL WHERE entry_seq = 1",
+        "UPDATE access_log_subject SET records = '' WHERE entry_seq = 1",
         "DELETE FROM access_log_subject",
         "UPDATE access_log_checkpoint SET signature = 'x'",
         "DELETE FROM access_log_checkpoint",

@@ -8,14 +8,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 
 from portal.audit import chain, service, signing
 from portal.audit.service import LogFilters
 from portal.cli import upgrade
 from portal.db import make_engine
-from tests.integration.test_access_log import FAMILIES, ORGS, PEOPLE, START, USERS, append_many, new_entry
+from tests.integration.test_access_log import (
+    FAMILIES,
+    ORGS,
+    PEOPLE,
+    START,
+    SUBJECT,
+    USERS,
+    append_many,
+    new_entry,
+    tampering,
+)
 
 
 @pytest.fixture
@@ -119,3 +129,53 @@ def test_page_sizes_are_bounded(log):
         service.search_log(log, LogFilters(), per_page=501)
     with pytest.raises(ValueError):
         service.search_log(log, LogFilters(), page=0)
+
+
+def test_subjects_with_only_a_person_or_only_a_family(engine, sealer):
+    subjects = [chain.SubjectRef(family_id=FAMILIES[2], tier=0), chain.SubjectRef(person_id=PEOPLE[5], tier=1)]
+    with Session(engine) as session:
+        chain.append(session, new_entry(3, subjects=subjects), sealer=sealer)
+        chain.append(session, new_entry(6), sealer=sealer)  # no subjects
+        session.commit()
+        assert seqs(service.search_log(session, LogFilters(family_id=FAMILIES[2]))) == [1]
+        assert seqs(service.search_log(session, LogFilters(person_id=PEOPLE[5]))) == [1]
+        # an id is matched only as what it was recorded as
+        assert seqs(service.search_log(session, LogFilters(person_id=FAMILIES[2]))) == []
+        assert seqs(service.search_log(session, LogFilters(family_id=PEOPLE[5]))) == []
+        assert [(s.ordinal, s.person_id, s.family_id, s.tier) for s in service.get_entry(session, 1).subjects] == [
+            (0, None, FAMILIES[2], 0),
+            (1, PEOPLE[5], None, 1),
+        ]
+        assert service.get_entry(session, 2).subjects == ()
+
+
+def test_a_malformed_subject_row_still_reads_back(log, engine):
+    """Only tampering makes one (verification names the entry); the DPO can still open the entry."""
+    with tampering(engine) as connection:
+        connection.execute(update(SUBJECT).where(SUBJECT.c.entry_seq == 8).values(records="\x1e0\x1fforged"))
+    (subject,) = service.get_entry(log, 8).subjects
+    assert subject.person_id is None and subject.categories == (" | 0 forged",)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("filters", [LogFilters(person_id=PEOPLE[0]), LogFilters(family_id=FAMILIES[1])])
+def test_postgresql_finds_people_and_families_through_the_gin_indexes(log, engine, backend, filters):
+    """The search's expression must match the migration's index expression, or it scans the log."""
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT") and "access_log_entry" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(log.get_bind(), "before_cursor_execute", capture)
+    try:
+        service.search_log(log, filters)
+    finally:
+        event.remove(log.get_bind(), "before_cursor_execute", capture)
+    statement, parameters = statements[0]
+    log.execute(text("SET LOCAL enable_seqscan = off"))
+    cursor = log.connection().connection.driver_connection.cursor()
+    cursor.execute("EXPLAIN " + statement, parameters)
+    plan = "\n".join(row[0] for row in cursor.fetchall())
+    index = "ix_access_log_subject_person_ids" if filters.person_id else "ix_access_log_subject_family_ids"
+    assert f"Bitmap Index Scan on {index}" in plan, plan

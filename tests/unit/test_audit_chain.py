@@ -61,6 +61,43 @@ def test_canonical_payload_from_columns_matches_the_prepared_entry():
     built = entry()
     from_columns = chain.canonical_payload({"seq": 7, **built.row}, built.subject_rows)
     assert from_columns == f"7\x1f{built.body}"
+    # as stored: the entry's columns, then its one subject row's records, which are the payload's tail
+    assert chain.canonical_payload({"seq": 7, **built.row}) + built.records == from_columns
+    assert built.records == "\x1e0\x1f" + PERSON + "\x1f" + FAMILY + "\x1f2\x1fhealth"
+    assert entry(event=EventType.SIGNED_IN, subjects=[], detail={"provider": "dev"}).records == ""
+
+
+def test_records_split_back_into_the_subject_rows():
+    subjects = [
+        chain.SubjectRef(person_id=PERSON, family_id=FAMILY, tier=2, categories=["health", "education"]),
+        chain.SubjectRef(family_id=FAMILY, tier=0),
+        chain.SubjectRef(person_id=PERSON, tier=1),
+        *[chain.SubjectRef(person_id=PERSON, family_id=FAMILY, tier=1)] * 10,  # ordinals past 9
+    ]
+    built = entry(subjects=subjects)
+    parsed = chain.parse_records(built.records)
+    assert parsed == built.subject_rows
+    assert parsed[1] == {"ordinal": 1, "person_id": None, "family_id": FAMILY, "tier": 0, "categories": ""}
+    assert parsed[12]["ordinal"] == 12
+    assert chain.encode_records(parsed) == built.records
+    assert chain.parse_records("") == () and chain.parse_records(None) == ()
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        "0\x1fp\x1ff\x1f1\x1fhealth",  # no leading RS
+        "\x1e0\x1fp\x1ff\x1f1",  # a field short
+        "\x1e0\x1fp\x1ff\x1f1\x1fhealth\x1fextra",  # a field too many
+        "\x1ex\x1fp\x1ff\x1f1\x1fhealth",  # ordinal not a number
+        "\x1e01\x1fp\x1ff\x1f1\x1fhealth",  # not canonical
+        "\x1e0\x1fp\x1ff\x1f-1\x1fhealth",  # tier not a whole number
+        "\x1e0\x1fp\x1ff\x1f1\x1fhealth\x1e",  # an empty record
+    ],
+)
+def test_malformed_records_are_refused(records):
+    with pytest.raises(ValueError, match="subject record"):
+        chain.parse_records(records)
 
 
 def test_encoding_is_deterministic():
