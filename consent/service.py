@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,8 +13,18 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeCoverage, NoticeGiven, NoticeGivenMember, NoticeVersion, Objection, ObjectionStatus
 from sharing_protocols import policy
-from sharing_protocols.service import Problems, choice, date_field, list_field, text_field
 from sharing_protocols.vocabulary import CATEGORIES
+from sharing_protocols.yaml_register import (
+    Build,
+    Problems,
+    Upserted,
+    choice,
+    date_field,
+    list_field,
+    parse_section,
+    text_field,
+    upsert_versioned,
+)
 
 
 @dataclass(frozen=True)
@@ -29,67 +39,59 @@ class NoticeVersionSpec:
 
 def parse_notice_versions(records: Any, organisation_kinds: set[str], problems: Problems) -> list[NoticeVersionSpec]:
     """Validate the ``notice_versions`` section of a register file (problems collected, not raised)."""
-    if records is None:
-        return []
-    if not isinstance(records, list):
-        problems.add("notice_versions", "must be a list")
-        return []
-    specs = []
-    seen: set[tuple[str, str]] = set()
-    for i, record in enumerate(records):
-        where = f"notice_versions[{i}]"
-        if not isinstance(record, dict):
-            problems.add(where, "must be a mapping")
-            continue
-        before = len(problems.items)
-        reference = text_field(record, "reference", where, problems, max_len=40)
-        version = text_field(record, "version", where, problems, max_len=20)
-        title = text_field(record, "title", where, problems)
-        summary = text_field(record, "summary", where, problems, required=False, max_len=4000)
-        published_on = date_field(record, "published_on", where, problems)
-        coverage_record = record.get("coverage")
-        coverage: set[tuple[str, str]] = set()
-        if not isinstance(coverage_record, dict) or not coverage_record:
-            problems.add(f"{where}.coverage", "is required: recipient kind -> list of categories")
-        else:
-            for kind in coverage_record:
-                cwhere = f"{where}.coverage.{kind}"
-                if not choice(kind, organisation_kinds, cwhere, problems):
-                    continue
-                for k, category in enumerate(list_field(coverage_record, kind, f"{where}.coverage", problems)):
-                    if choice(category, CATEGORIES, f"{cwhere}[{k}]", problems):
-                        coverage.add((kind, category))
-        if reference and version:
-            if (reference, version) in seen:
-                problems.add(where, f"{reference} v{version} appears twice")
-            seen.add((reference, version))
-        if len(problems.items) == before:
-            assert reference and version and title and published_on
-            specs.append(NoticeVersionSpec(reference, version, title, published_on, summary, frozenset(coverage)))
-    return specs
+    return parse_section(
+        records,
+        "notice_versions",
+        problems,
+        lambda record, where, found: _parse_notice_version(record, where, found, organisation_kinds),
+    )
 
 
-def save_notice_versions(session: Session, specs: Sequence[NoticeVersionSpec]) -> dict[str, int]:
-    """Create or replace each notice version by (reference, version); flush, never commit."""
-    counts = {"created": 0, "updated": 0}
-    for spec in specs:
-        version = session.scalars(
-            select(NoticeVersion).where(
-                NoticeVersion.reference == spec.reference, NoticeVersion.version == spec.version
-            )
-        ).one_or_none()
-        if version is None:
-            version = NoticeVersion(reference=spec.reference, version=spec.version)
-            session.add(version)
-            counts["created"] += 1
-        else:
-            counts["updated"] += 1
+def _parse_notice_version(
+    record: Mapping[str, Any], where: str, problems: Problems, organisation_kinds: set[str]
+) -> Build[NoticeVersionSpec]:
+    """A notice version's own fields (``parse_section`` checks reference, version, title and duplicates)."""
+    summary = text_field(record, "summary", where, problems, required=False, max_len=4000)
+    published_on = date_field(record, "published_on", where, problems)
+    coverage_record = record.get("coverage")
+    coverage: set[tuple[str, str]] = set()
+    if not isinstance(coverage_record, dict) or not coverage_record:
+        problems.add(f"{where}.coverage", "is required: recipient kind -> list of categories")
+    else:
+        for kind in coverage_record:
+            cwhere = f"{where}.coverage.{kind}"
+            if not choice(kind, organisation_kinds, cwhere, problems):
+                continue
+            for k, category in enumerate(list_field(coverage_record, kind, f"{where}.coverage", problems)):
+                if choice(category, CATEGORIES, f"{cwhere}[{k}]", problems):
+                    coverage.add((kind, category))
+
+    def build(reference: str, version: str, title: str) -> NoticeVersionSpec:
+        assert published_on
+        return NoticeVersionSpec(reference, version, title, published_on, summary, frozenset(coverage))
+
+    return build
+
+
+def save_notice_versions(session: Session, specs: Sequence[NoticeVersionSpec]) -> Upserted[NoticeVersion]:
+    """Create or replace each notice version by (reference, version); flush, never commit. A version
+    that already says what its spec says is left untouched."""
+
+    def matches(version: NoticeVersion, spec: NoticeVersionSpec) -> bool:
+        return (
+            version.title,
+            version.published_on,
+            version.summary,
+            {(c.recipient_kind, c.category) for c in version.coverage},
+        ) == (spec.title, spec.published_on, spec.summary, set(spec.coverage))
+
+    def apply(version: NoticeVersion, spec: NoticeVersionSpec) -> None:
         version.title = spec.title
         version.published_on = spec.published_on
         version.summary = spec.summary
         version.coverage = [NoticeCoverage(recipient_kind=k, category=c) for (k, c) in sorted(spec.coverage)]
-    session.flush()
-    return counts
+
+    return upsert_versioned(session, NoticeVersion, specs, matches=matches, apply=apply)
 
 
 def notice_facts(session: Session, family_ids: Collection[uuid.UUID]) -> tuple[policy.NoticeGiven, ...]:

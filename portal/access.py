@@ -284,3 +284,61 @@ def authorise_action(
         deny(session, ctx, None, decision, attempted=event, detail=detail)
     _append(session, lambda: _entry(ctx, event, PERMITTED, None, [(None, decision), *subjects], detail))
     return decision
+
+
+#: the actor of an entry written by a command-line task (an import, the demo seed): no user, no organisation
+SYSTEM_ROLES = ("system",)
+#: why a command-line task wrote personal data
+SYSTEM_PURPOSE = "administration"
+#: at most this many people or families per entry of a command-line task; a larger write takes several
+SYSTEM_SUBJECTS_PER_ENTRY = 1000
+
+
+def record_system(
+    session: Session,
+    event: EventType,
+    subjects: Sequence[chain.SubjectRef],
+    detail: Mapping[str, str],
+    *,
+    at: datetime | None = None,
+) -> list[int]:
+    """Append the entries for personal data written by a command-line task, in the caller's transaction.
+
+    Nobody signed in did it: the entries carry no user and no organisation, the role ``system``, the
+    purpose ``administration`` and the outcome permitted. The subjects (the people and families
+    written) are split into entries of at most ``SYSTEM_SUBJECTS_PER_ENTRY``, in the order given; each
+    carries ``detail``, the categories of its own subjects, and when there are several, ``part`` and
+    ``parts`` ("2" of "3") in its detail. The entries of one call share a request id, so the parts can
+    be found together. With no subjects, one entry without subjects is written: the caller decides
+    whether there was anything to record (a run that wrote nothing writes no entry).
+
+    Returns:
+        The entries' sequence numbers.
+
+    Raises:
+        AuditUnavailable: an entry could not be written (the caller must roll back its writes).
+    """
+    moment = at or datetime.now(UTC)
+    run_id = uuid.uuid4().hex
+    refs = list(subjects)
+    size = SYSTEM_SUBJECTS_PER_ENTRY
+    chunks = [refs[start : start + size] for start in range(0, len(refs), size)] or [[]]
+
+    def build(chunk: Sequence[chain.SubjectRef], part: int) -> chain.NewEntry:
+        extra = {"part": str(part), "parts": str(len(chunks))} if len(chunks) > 1 else {}
+        return chain.NewEntry(
+            event=event,
+            outcome=PERMITTED,
+            occurred_at=moment,
+            actor_roles=SYSTEM_ROLES,
+            purpose=SYSTEM_PURPOSE,
+            categories=tuple(sorted({c for s in chunk for c in s.categories})),
+            request_id=run_id,
+            detail={**detail, **extra},
+            subjects=tuple(chunk),
+        )
+
+    return [
+        _append(session, lambda chunk=chunk, part=part: build(chunk, part))
+        for part, chunk in enumerate(chunks, start=1)
+    ]

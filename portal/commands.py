@@ -2,6 +2,9 @@
 
 Until their upload and management screens exist these are how a council loads them:
 ``flask --app wsgi import-sharing FILE`` and ``flask --app wsgi import-relationships ...``.
+
+Each logs what it wrote as a system entry in the access log, in the transaction that writes it: a
+refused file writes neither, and if the entry cannot be written nothing is imported.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal import db
-from portal.families.imports import ImportRefused, import_relationships
+from portal.access import AuditUnavailable
+from portal.families.imports import ImportRefused, import_relationships_file
 from portal.families.models import RelationshipKind
 from portal.organisations.models import CodeScheme, Organisation
 from portal.register import import_register_file
@@ -35,11 +39,15 @@ def init_app(app: Flask) -> None:
             for problem in exc.problems:
                 click.echo(f"  - {problem}", err=True)
             raise SystemExit(1) from exc
+        except AuditUnavailable as exc:
+            session.rollback()
+            click.echo(f"Nothing was imported: the access log could not be written ({exc}).", err=True)
+            raise SystemExit(1) from exc
         session.commit()
         p, n = counts["protocols"], counts["notice_versions"]
         click.echo(
-            f"Imported {path}: protocols {p['created']} new, {p['updated']} replaced; "
-            f"notice versions {n['created']} new, {n['updated']} replaced."
+            f"Imported {path}: protocols {p['created']} new, {p['updated']} replaced, {p['unchanged']} unchanged; "
+            f"notice versions {n['created']} new, {n['updated']} replaced, {n['unchanged']} unchanged."
         )
 
     @app.cli.command("import-relationships")
@@ -59,13 +67,16 @@ def init_app(app: Flask) -> None:
         if organisation is None:
             raise click.BadParameter(f"no registered organisation {organisation_code}", param_hint="--organisation")
         try:
-            text = path.read_text(encoding="utf-8")
-            report = import_relationships(
-                session, organisation.id, RelationshipKind(kind), text, today=date.today(), replace=replace
+            report = import_relationships_file(
+                session, organisation.id, RelationshipKind(kind), path.read_bytes(), today=date.today(), replace=replace
             )
-        except (ImportRefused, UnicodeDecodeError) as exc:
+        except ImportRefused as exc:
             session.rollback()
             click.echo(f"Nothing was imported: {exc}", err=True)
+            raise SystemExit(1) from exc
+        except AuditUnavailable as exc:
+            session.rollback()
+            click.echo(f"Nothing was imported: the access log could not be written ({exc}).", err=True)
             raise SystemExit(1) from exc
         session.commit()
         click.echo(

@@ -3,14 +3,15 @@
 Until the management screens exist, the register is kept in a YAML file that the information
 governance lead edits and a CLI command imports (``flask import-sharing FILE``). The import is all or
 nothing: every problem in the file is reported with where it is, and nothing is written unless the
-whole file is valid, so a typo can never half-replace the protocols in force.
+whole file is valid, so a typo can never half-replace the protocols in force. The routine shared with
+notice versions (and the field checks) is in ``sharing_protocols.yaml_register``.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -20,78 +21,18 @@ from sqlalchemy.orm import Session
 from sharing_protocols import policy
 from sharing_protocols.models import ProtocolFlow, ProtocolParty, ProtocolStatus, SharingProtocol
 from sharing_protocols.vocabulary import CATEGORIES, DIRECTIONS, PURPOSES
-
-
-class RegisterError(ValueError):
-    """The register file is not valid; ``problems`` lists every problem with its location."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
-
-
-@dataclass
-class Problems:
-    items: list[str] = field(default_factory=list)
-
-    def add(self, where: str, what: str) -> None:
-        self.items.append(f"{where}: {what}")
-
-
-def text_field(
-    record: Mapping[str, Any], key: str, where: str, problems: Problems, *, required: bool = True, max_len: int = 200
-) -> str | None:
-    value = record.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            problems.add(f"{where}.{key}", "is required")
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        problems.add(f"{where}.{key}", "must be text")
-        return None
-    value = value.strip()
-    if len(value) > max_len:
-        problems.add(f"{where}.{key}", f"must be {max_len} characters or fewer")
-        return None
-    return value
-
-
-def date_field(
-    record: Mapping[str, Any], key: str, where: str, problems: Problems, *, required: bool = True
-) -> date | None:
-    value = record.get(key)
-    if value is None:
-        if required:
-            problems.add(f"{where}.{key}", "is required (YYYY-MM-DD)")
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    problems.add(f"{where}.{key}", f"must be a date written YYYY-MM-DD, not {value!r}")
-    return None
-
-
-def list_field(record: Mapping[str, Any], key: str, where: str, problems: Problems) -> list[Any]:
-    value = record.get(key, [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.add(f"{where}.{key}", "must be a list")
-        return []
-    return value
-
-
-def choice(value: Any, allowed: Mapping[str, str] | set[str], where: str, problems: Problems) -> str | None:
-    if isinstance(value, str) and value in allowed:
-        return value
-    problems.add(where, f"{value!r} is not one of: {', '.join(sorted(allowed))}")
-    return None
+from sharing_protocols.yaml_register import (
+    Build,
+    Problems,
+    RegisterError,
+    Upserted,
+    choice,
+    date_field,
+    list_field,
+    parse_section,
+    text_field,
+    upsert_versioned,
+)
 
 
 @dataclass(frozen=True)
@@ -114,104 +55,97 @@ def parse_protocols(
     records: Any, organisation_kinds: set[str], code_schemes: set[str], problems: Problems
 ) -> list[ProtocolSpec]:
     """Validate the ``protocols`` section of a register file into specs (problems collected, not raised)."""
-    if records is None:
-        return []
-    if not isinstance(records, list):
-        problems.add("protocols", "must be a list")
-        return []
-    specs: list[ProtocolSpec] = []
-    seen: set[tuple[str, str]] = set()
-    for i, record in enumerate(records):
-        where = f"protocols[{i}]"
-        if not isinstance(record, dict):
-            problems.add(where, "must be a mapping")
-            continue
-        before = len(problems.items)
-        reference = text_field(record, "reference", where, problems, max_len=40)
-        version = text_field(record, "version", where, problems, max_len=20)
-        title = text_field(record, "title", where, problems)
-        lawful_basis = text_field(record, "lawful_basis", where, problems, max_len=2000)
-        signatories = text_field(record, "signatories", where, problems, required=False, max_len=2000)
-        status = choice(record.get("status"), {s.value for s in ProtocolStatus}, f"{where}.status", problems)
-        valid_from = date_field(record, "valid_from", where, problems)
-        valid_to = date_field(record, "valid_to", where, problems, required=False)
-        review_on = date_field(record, "review_on", where, problems, required=False)
-        if valid_from and valid_to and valid_to < valid_from:
-            problems.add(f"{where}.valid_to", "must be on or after valid_from")
-        parties = record.get("parties")
-        kinds: set[str] = set()
-        codes: set[tuple[str, str]] = set()
-        if not isinstance(parties, dict):
-            problems.add(f"{where}.parties", "is required: a mapping with 'kinds' and/or 'organisations'")
-        else:
-            for j, kind in enumerate(list_field(parties, "kinds", f"{where}.parties", problems)):
-                if choice(kind, organisation_kinds, f"{where}.parties.kinds[{j}]", problems):
-                    kinds.add(kind)
-            for j, code in enumerate(list_field(parties, "organisations", f"{where}.parties", problems)):
-                scheme, _, value = code.partition(":") if isinstance(code, str) else ("", "", "")
-                if scheme in code_schemes and value:
-                    codes.add((scheme, value))
-                else:
-                    problems.add(
-                        f"{where}.parties.organisations[{j}]",
-                        f"{code!r} must be written scheme:code, e.g. ods:A81001"
-                        f" (schemes: {', '.join(sorted(code_schemes))})",
-                    )
-            if not kinds and not codes:
-                problems.add(f"{where}.parties", "name at least one organisation kind or organisation")
-        flows: set[tuple[str, str, str]] = set()
-        flow_records = list_field(record, "flows", where, problems)
-        if not flow_records:
-            problems.add(f"{where}.flows", "list at least one flow")
-        for j, flow in enumerate(flow_records):
-            fwhere = f"{where}.flows[{j}]"
-            if not isinstance(flow, dict):
-                problems.add(fwhere, "must be a mapping with categories, purposes and direction")
-                continue
-            direction = choice(flow.get("direction"), DIRECTIONS, f"{fwhere}.direction", problems)
-            categories = [
-                c
-                for k, c in enumerate(list_field(flow, "categories", fwhere, problems))
-                if choice(c, CATEGORIES, f"{fwhere}.categories[{k}]", problems)
-            ]
-            purposes = [
-                p
-                for k, p in enumerate(list_field(flow, "purposes", fwhere, problems))
-                if choice(p, PURPOSES, f"{fwhere}.purposes[{k}]", problems)
-            ]
-            if not categories or not purposes:
-                problems.add(fwhere, "needs at least one category and one purpose")
-            if direction:
-                flows.update((c, p, direction) for c in categories for p in purposes)
-        if reference and version:
-            if (reference, version) in seen:
-                problems.add(where, f"{reference} v{version} appears twice")
-            seen.add((reference, version))
-        if len(problems.items) == before:
-            assert reference and version and title and lawful_basis and status and valid_from
-            specs.append(
-                ProtocolSpec(
-                    reference=reference,
-                    version=version,
-                    title=title,
-                    status=ProtocolStatus(status),
-                    lawful_basis=lawful_basis,
-                    valid_from=valid_from,
-                    valid_to=valid_to,
-                    review_on=review_on,
-                    signatories=signatories,
-                    party_kinds=frozenset(kinds),
-                    party_codes=frozenset(codes),
-                    flows=frozenset(flows),
+    return parse_section(
+        records,
+        "protocols",
+        problems,
+        lambda record, where, found: _parse_protocol(record, where, found, organisation_kinds, code_schemes),
+    )
+
+
+def _parse_protocol(
+    record: Mapping[str, Any], where: str, problems: Problems, organisation_kinds: set[str], code_schemes: set[str]
+) -> Build[ProtocolSpec]:
+    """A protocol's own fields (``parse_section`` checks reference, version, title and duplicates)."""
+    lawful_basis = text_field(record, "lawful_basis", where, problems, max_len=2000)
+    signatories = text_field(record, "signatories", where, problems, required=False, max_len=2000)
+    status = choice(record.get("status"), {s.value for s in ProtocolStatus}, f"{where}.status", problems)
+    valid_from = date_field(record, "valid_from", where, problems)
+    valid_to = date_field(record, "valid_to", where, problems, required=False)
+    review_on = date_field(record, "review_on", where, problems, required=False)
+    if valid_from and valid_to and valid_to < valid_from:
+        problems.add(f"{where}.valid_to", "must be on or after valid_from")
+    parties = record.get("parties")
+    kinds: set[str] = set()
+    codes: set[tuple[str, str]] = set()
+    if not isinstance(parties, dict):
+        problems.add(f"{where}.parties", "is required: a mapping with 'kinds' and/or 'organisations'")
+    else:
+        for j, kind in enumerate(list_field(parties, "kinds", f"{where}.parties", problems)):
+            if choice(kind, organisation_kinds, f"{where}.parties.kinds[{j}]", problems):
+                kinds.add(kind)
+        for j, code in enumerate(list_field(parties, "organisations", f"{where}.parties", problems)):
+            scheme, _, value = code.partition(":") if isinstance(code, str) else ("", "", "")
+            if scheme in code_schemes and value:
+                codes.add((scheme, value))
+            else:
+                problems.add(
+                    f"{where}.parties.organisations[{j}]",
+                    f"{code!r} must be written scheme:code, e.g. ods:A81001"
+                    f" (schemes: {', '.join(sorted(code_schemes))})",
                 )
-            )
-    return specs
+        if not kinds and not codes:
+            problems.add(f"{where}.parties", "name at least one organisation kind or organisation")
+    flows: set[tuple[str, str, str]] = set()
+    flow_records = list_field(record, "flows", where, problems)
+    if not flow_records:
+        problems.add(f"{where}.flows", "list at least one flow")
+    for j, flow in enumerate(flow_records):
+        fwhere = f"{where}.flows[{j}]"
+        if not isinstance(flow, dict):
+            problems.add(fwhere, "must be a mapping with categories, purposes and direction")
+            continue
+        direction = choice(flow.get("direction"), DIRECTIONS, f"{fwhere}.direction", problems)
+        categories = [
+            c
+            for k, c in enumerate(list_field(flow, "categories", fwhere, problems))
+            if choice(c, CATEGORIES, f"{fwhere}.categories[{k}]", problems)
+        ]
+        purposes = [
+            p
+            for k, p in enumerate(list_field(flow, "purposes", fwhere, problems))
+            if choice(p, PURPOSES, f"{fwhere}.purposes[{k}]", problems)
+        ]
+        if not categories or not purposes:
+            problems.add(fwhere, "needs at least one category and one purpose")
+        if direction:
+            flows.update((c, p, direction) for c in categories for p in purposes)
+
+    def build(reference: str, version: str, title: str) -> ProtocolSpec:
+        assert lawful_basis and status and valid_from
+        return ProtocolSpec(
+            reference=reference,
+            version=version,
+            title=title,
+            status=ProtocolStatus(status),
+            lawful_basis=lawful_basis,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            review_on=review_on,
+            signatories=signatories,
+            party_kinds=frozenset(kinds),
+            party_codes=frozenset(codes),
+            flows=frozenset(flows),
+        )
+
+    return build
 
 
 def save_protocols(
     session: Session, specs: Sequence[ProtocolSpec], organisation_ids: Mapping[tuple[str, str], uuid.UUID]
-) -> dict[str, int]:
-    """Create or replace each protocol by (reference, version); flush, never commit.
+) -> Upserted[SharingProtocol]:
+    """Create or replace each protocol by (reference, version); flush, never commit. A protocol that
+    already says what its spec says is left untouched.
 
     Args:
         organisation_ids: (code scheme, code) -> organisation id, for the parties named by code.
@@ -222,19 +156,36 @@ def save_protocols(
     missing = sorted(f"{s}:{c}" for spec in specs for (s, c) in spec.party_codes if (s, c) not in organisation_ids)
     if missing:
         raise RegisterError([f"parties: organisation {m} is not registered" for m in missing])
-    counts = {"created": 0, "updated": 0}
-    for spec in specs:
-        protocol = session.scalars(
-            select(SharingProtocol).where(
-                SharingProtocol.reference == spec.reference, SharingProtocol.version == spec.version
-            )
-        ).one_or_none()
-        if protocol is None:
-            protocol = SharingProtocol(reference=spec.reference, version=spec.version)
-            session.add(protocol)
-            counts["created"] += 1
-        else:
-            counts["updated"] += 1
+
+    def state(protocol: SharingProtocol) -> tuple[Any, ...]:
+        return (
+            protocol.title,
+            protocol.status,
+            protocol.lawful_basis,
+            protocol.valid_from,
+            protocol.valid_to,
+            protocol.review_on,
+            protocol.signatories,
+            {p.organisation_kind for p in protocol.parties if p.organisation_kind is not None},
+            {p.organisation_id for p in protocol.parties if p.organisation_id is not None},
+            {(f.category, f.purpose, f.direction) for f in protocol.flows},
+        )
+
+    def wanted(spec: ProtocolSpec) -> tuple[Any, ...]:
+        return (
+            spec.title,
+            spec.status,
+            spec.lawful_basis,
+            spec.valid_from,
+            spec.valid_to,
+            spec.review_on,
+            spec.signatories,
+            set(spec.party_kinds),
+            {organisation_ids[code] for code in spec.party_codes},
+            set(spec.flows),
+        )
+
+    def apply(protocol: SharingProtocol, spec: ProtocolSpec) -> None:
         protocol.title = spec.title
         protocol.status = spec.status
         protocol.lawful_basis = spec.lawful_basis
@@ -246,8 +197,10 @@ def save_protocols(
             ProtocolParty(organisation_id=organisation_ids[code]) for code in sorted(spec.party_codes)
         ]
         protocol.flows = [ProtocolFlow(category=c, purpose=p, direction=d) for (c, p, d) in sorted(spec.flows)]
-    session.flush()
-    return counts
+
+    return upsert_versioned(
+        session, SharingProtocol, specs, matches=lambda row, spec: state(row) == wanted(spec), apply=apply
+    )
 
 
 _P, _PP, _PF = SharingProtocol.__table__, ProtocolParty.__table__, ProtocolFlow.__table__

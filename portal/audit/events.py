@@ -42,6 +42,9 @@ class EventType(enum.StrEnum):
     NOMINATION_SUBMITTED = "nomination_submitted"
     NOMINATION_VIEWED = "nomination_viewed"
     NOMINATION_DECIDED = "nomination_decided"
+    #: written by a command-line task, not a signed-in user (see ``SYSTEM_EVENTS``)
+    RECORDS_IMPORTED = "records_imported"
+    DEMO_DATA_SEEDED = "demo_data_seeded"
 
     @property
     def spec(self) -> EventSpec:
@@ -88,9 +91,23 @@ CATALOGUE: Mapping[EventType, EventSpec] = {
     EventType.NOMINATION_SUBMITTED: EventSpec(("nomination_id", "route")),
     EventType.NOMINATION_VIEWED: EventSpec(("nomination_id",)),
     EventType.NOMINATION_DECIDED: EventSpec(("nomination_id", "decision")),
+    #: A command-line import wrote, or matched, personal data; nobody signed in did it (actor: role
+    #: "system", no user or organisation; see ``portal.access.record_system``). source: the command
+    #: (import-relationships, import-sharing); what: the kinds of record written, comma-separated
+    #: (relationships, protocols, notice_versions); file_sha256: the SHA-256 of the file imported, in
+    #: hex, so the very file can be identified; rows: the records in the file. Subjects: the people and
+    #: families written or matched, at most 1,000 an entry (part / parts say which of several). Also
+    #: per import: counts of what was added, replaced or ended, and for relationships the organisation.
+    EventType.RECORDS_IMPORTED: EventSpec(("source", "what", "file_sha256", "rows")),
+    #: The demo data (invented people and families) was loaded by ``flask seed-demo``; never expected in
+    #: production. source: "seed-demo"; what: the kinds of record written; rows: the people written.
+    EventType.DEMO_DATA_SEEDED: EventSpec(("source", "what", "rows"), needs_subjects=True),
 }
 
 assert set(CATALOGUE) == set(EventType), "every event type needs a catalogue entry"
+
+#: events recorded by command-line tasks rather than by a signed-in user
+SYSTEM_EVENTS = frozenset({EventType.RECORDS_IMPORTED, EventType.DEMO_DATA_SEEDED})
 
 
 class Outcome(enum.StrEnum):

@@ -8,6 +8,7 @@ issuer. So a valid token from provider X can never sign anyone in to an organisa
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +33,26 @@ class Refusal(enum.StrEnum):
 
 
 class SignInRefused(Exception):
-    def __init__(self, reason: Refusal, detail: str = "") -> None:
+    """A refused sign-in, with whom it refused when that is known, for the access log.
+
+    ``user_id`` is set once the user row was found (disabled, no roles); ``organisation_id`` once the
+    organisation the provider vouched for was found (those, an unregistered user, an inactive
+    organisation). Neither is shown to the person refused.
+    """
+
+    def __init__(
+        self,
+        reason: Refusal,
+        detail: str = "",
+        *,
+        user_id: uuid.UUID | None = None,
+        organisation_id: uuid.UUID | None = None,
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.user_id = user_id
+        self.organisation_id = organisation_id
 
 
 @dataclass(frozen=True)
@@ -77,14 +94,22 @@ def resolve_user(db: Session, provider: ProviderConfig, claims: dict[str, Any]) 
         raise SignInRefused(
             Refusal.ORGANISATION_NOT_REGISTERED,
             f"{binding.scheme.value}:{binding.code} has no active organisation record",
+            organisation_id=organisation.id if organisation is not None else None,
         )
     user = db.scalar(select(User).where(User.issuer == provider.issuer, User.subject == subject))
     if user is None or user.organisation_id != organisation.id:
         # A user registered at another organisation is treated as unregistered here: the token
         # vouches only for this organisation, and the portal never moves people between them.
-        raise SignInRefused(Refusal.USER_NOT_REGISTERED, f"no user {subject!r} at {organisation.name}")
+        # So the log names the organisation but no user.
+        raise SignInRefused(
+            Refusal.USER_NOT_REGISTERED, f"no user {subject!r} at {organisation.name}", organisation_id=organisation.id
+        )
     if user.disabled:
-        raise SignInRefused(Refusal.USER_DISABLED, f"user {user.id} is disabled")
+        raise SignInRefused(
+            Refusal.USER_DISABLED, f"user {user.id} is disabled", user_id=user.id, organisation_id=organisation.id
+        )
     if not user.roles:
-        raise SignInRefused(Refusal.NO_ROLES, f"user {user.id} holds no role")
+        raise SignInRefused(
+            Refusal.NO_ROLES, f"user {user.id} holds no role", user_id=user.id, organisation_id=organisation.id
+        )
     return SignedIn(user, organisation)

@@ -104,9 +104,12 @@ def _record(
 def _record_refusal(provider: ProviderConfig, exc: SignInRefused, claims: dict[str, Any] | None) -> None:
     """Log a refused sign-in and commit it, whatever else happens to the request.
 
-    The actor is unknown: nobody was signed in. When the provider's token was valid, the subject and
-    organisation it asserted are kept, so the DPO can see who was turned away. A log failure here is
-    reported but does not turn the refusal page into an error page: nobody was let in either way.
+    Nobody was signed in, but when the refusal knows whom it turned away (a disabled user, a user with
+    no role: the user and their organisation; an unregistered user: the organisation) they are the
+    entry's actor, with no roles, so the DPO finds the attempts by user or organisation. When the
+    provider's token was valid, the subject and organisation it asserted are kept in the detail too. A
+    log failure here is reported but does not turn the refusal page into an error page: nobody was let
+    in either way.
     """
     detail = {"provider": provider.key, "refusal": exc.reason.value}
     if claims:
@@ -117,7 +120,13 @@ def _record_refusal(provider: ProviderConfig, exc: SignInRefused, claims: dict[s
     session = db.session()
     try:
         session.rollback()  # nothing of a refused sign-in is kept but its log entry
-        _record(audit.EventType.SIGN_IN_FAILED, audit.Outcome.DENIED, detail)
+        _record(
+            audit.EventType.SIGN_IN_FAILED,
+            audit.Outcome.DENIED,
+            detail,
+            user_id=exc.user_id,
+            organisation_id=exc.organisation_id,
+        )
         session.commit()
     except (SQLAlchemyError, audit.ChainError):
         session.rollback()

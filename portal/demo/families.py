@@ -2,20 +2,22 @@
 
 Everyone here is invented: NHS numbers are from the 999 range that is never issued, UPNs use LA code
 999, postcodes are in real shapes but invented. Dates are relative to the day of seeding so that the
-demo's flags and protocols stay live whenever it is run.
+demo's flags and protocols stay live whenever it is run. What was written is returned so that the seed
+can log it (``portal.demo.seed``).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
+from portal.audit import SubjectRef
 from portal.crypto import blind_index
 from portal.families.identifiers import upn_check_letter
 from portal.families.models import (
@@ -154,18 +156,32 @@ def _families() -> list[tuple[str, list[Member], str | None, str | None]]:
     return hand + synthetic
 
 
-def seed_demo_families(db: Session, today: date) -> int:
-    """Create the demo families that are missing; returns how many were added. The caller commits."""
+@dataclass
+class SeededFamilies:
+    """What ``seed_demo_families`` wrote."""
+
+    families: int = 0
+    #: every person written, with their family and their flag's concerns: the access log's subjects
+    subjects: list[SubjectRef] = field(default_factory=list)
+    #: the kinds of record written, in a stable order (families, people, relationships, flags...)
+    what: list[str] = field(default_factory=list)
+
+    def wrote(self, *kinds: str) -> None:
+        self.what.extend(k for k in kinds if k not in self.what)
+
+
+def seed_demo_families(db: Session, today: date) -> SeededFamilies:
+    """Create the demo families that are missing and say what was written. The caller logs and commits."""
+    seeded = SeededFamilies()
     orgs = {(o.code_scheme.value, o.code): o for o in db.scalars(select(Organisation))}
     if not all(key in orgs for key in RELATIONSHIP_FOR):
-        return 0
+        return seeded
     council = next(o for o in orgs.values() if o.code_scheme == CodeScheme.LA)
     leads = db.scalars(
         select(User).where(User.organisation_id == council.id, User.subject.like("sf.lead%")).order_by(User.subject)
     ).all()
     coordinator = db.scalar(select(User).where(User.subject == "sf.coordinator"))
     versions = {v.version: v for v in db.scalars(select(NoticeVersion).where(NoticeVersion.reference == "FPN-SF"))}
-    added = 0
     serial = 0
     for index, (reference, members, notice_version, objection) in enumerate(_families()):
         start_serial = serial
@@ -210,7 +226,9 @@ def seed_demo_families(db: Session, today: date) -> int:
                     )
                 )
         db.flush()
+        seeded.wrote("families", "people", "relationships", "flags")
         for m, person in people:
+            seeded.subjects.append(SubjectRef(person_id=person.id, family_id=family.id, categories=m.concerns))
             db.add(
                 Flag(
                     person_id=person.id,
@@ -226,6 +244,7 @@ def seed_demo_families(db: Session, today: date) -> int:
                 )
             )
         if notice_version and notice_version in versions:
+            seeded.wrote("notices_given")
             db.add(
                 NoticeGiven(
                     family_id=family.id,
@@ -237,6 +256,7 @@ def seed_demo_families(db: Session, today: date) -> int:
                 )
             )
         if objection:
+            seeded.wrote("objections")
             who, category = objection.split(":")
             person = next(p for m, p in people if m.given == who)
             db.add(
@@ -249,6 +269,6 @@ def seed_demo_families(db: Session, today: date) -> int:
                     recorded_by_id=family.lead_professional_id,
                 )
             )
-        added += 1
+        seeded.families += 1
     db.flush()
-    return added
+    return seeded

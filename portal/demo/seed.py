@@ -1,4 +1,8 @@
-"""Load the demo organisations and users; running it twice changes nothing the second time."""
+"""Load the demo organisations and users; running it twice changes nothing the second time.
+
+The people and families it writes are logged in the access log as a system entry (``demo_data_seeded``)
+in the same transaction; a run that adds no family writes no entry.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.access import record_system
+from portal.audit import EventType
 from portal.demo.families import seed_demo_families
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
 from portal.register import import_register, load_register_text
@@ -57,9 +63,14 @@ def demo_accounts() -> list[DemoAccount]:
 def seed_demo(db: Session, issuer: str) -> dict[str, int]:
     """Create any demo organisation or user that is missing; returns counts of what was added.
 
+    The people and families written are logged last, in the caller's transaction.
+
     Args:
         db: an open session; the caller commits.
         issuer: the development identity provider's issuer, which the demo users are bound to.
+
+    Raises:
+        AuditUnavailable: the log entry could not be written (the caller must roll back).
     """
     doc = demo_document()
     added = {"organisations": 0, "users": 0}
@@ -91,7 +102,21 @@ def seed_demo(db: Session, issuer: str) -> dict[str, int]:
             added["users"] += 1
     db.flush()
     added["register"] = _seed_register(db)
-    added["families"] = seed_demo_families(db, date.today())
+    families = seed_demo_families(db, date.today())
+    added["families"] = families.families
+    if families.subjects:
+        what = (["protocols", "notice_versions"] if added["register"] else []) + families.what
+        record_system(
+            db,
+            EventType.DEMO_DATA_SEEDED,
+            families.subjects,
+            {
+                "source": "seed-demo",
+                "what": ",".join(what),
+                "rows": str(len(families.subjects)),
+                "families": str(families.families),
+            },
+        )
     return added
 
 

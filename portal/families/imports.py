@@ -5,11 +5,16 @@ date format) and matched to a known person by blind index; rows that cannot be v
 are reported by line number, never guessed. With ``replace``, relationships of that kind which are
 not in the file are ended (valid_to set to the day before), which is how a deregistered patient or a
 pupil who has left stops seeing a flag. A file with a wrong header writes nothing.
+
+``import_relationships_file`` is the command-line import (``flask import-relationships``): in the same
+transaction it logs the people it matched or whose relationship it ended, as system entries naming the
+file by its SHA-256.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import uuid
 from dataclasses import dataclass, field
@@ -18,9 +23,11 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from portal.access import record_system
+from portal.audit import EventType, SubjectRef
 from portal.crypto import blind_index
 from portal.families.identifiers import clean_nhs_number, clean_upn
-from portal.families.models import Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.families.models import FamilyMember, Person, RelationshipKind, RelationshipSource, ServiceRelationship
 
 MAX_ROWS = 200_000
 
@@ -36,6 +43,10 @@ class ImportReport:
     #: line numbers whose identifier is valid but matches nobody known to the programme
     unmatched: list[int] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
+    #: the people the file's rows matched (added or already present), and those whose relationship
+    #: ``replace`` ended: every person the import touched, for the access log
+    matched: list[uuid.UUID] = field(default_factory=list)
+    ended_people: list[uuid.UUID] = field(default_factory=list)
 
 
 class ImportRefused(ValueError):
@@ -120,6 +131,7 @@ def import_relationships(
     in_file = set()
     for index, person_id in people.items():
         in_file.add(person_id)
+        report.matched.append(person_id)
         if person_id in live:
             report.already_present += 1
             continue
@@ -138,5 +150,70 @@ def import_relationships(
             if person_id not in in_file:
                 relationship.valid_to = max(relationship.valid_from, today - timedelta(days=1))
                 report.ended += 1
+                report.ended_people.append(person_id)
     session.flush()
     return report
+
+
+def import_relationships_file(
+    session: Session,
+    organisation_id: uuid.UUID,
+    kind: RelationshipKind,
+    data: bytes,
+    *,
+    today: date,
+    replace: bool = False,
+) -> ImportReport:
+    """The command-line import: apply the CSV file's bytes, then log the people it touched; flush only.
+
+    The entries (``records_imported``, actor "system", at most 1,000 people each) name every person
+    the file matched and every person whose relationship was ended, with their families, and carry the
+    file's SHA-256 and the counts. An import that matched and ended nobody logs nothing. The caller
+    commits, or rolls back on an error, which takes the entries with the writes.
+
+    Raises:
+        ImportRefused: the file is not UTF-8, or its header is wrong; nothing is written or logged.
+        AuditUnavailable: the entries could not be written (roll back).
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(f"the file is not UTF-8 text: {exc}") from exc
+    report = import_relationships(session, organisation_id, kind, text, today=today, replace=replace)
+    people = sorted(set(report.matched) | set(report.ended_people))
+    if people:
+        record_system(
+            session,
+            EventType.RECORDS_IMPORTED,
+            _subjects(session, people),
+            {
+                "source": "import-relationships",
+                "what": "relationships",
+                "file_sha256": hashlib.sha256(data).hexdigest(),
+                "rows": str(report.rows),
+                "organisation_id": str(organisation_id),
+                "kind": kind.value,
+                "added": str(report.added),
+                "already_present": str(report.already_present),
+                "ended": str(report.ended),
+            },
+        )
+    return report
+
+
+def _subjects(session: Session, people: list[uuid.UUID]) -> list[SubjectRef]:
+    """One subject per family each person belongs to (one without a family if they belong to none)."""
+    families: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for start in range(0, len(people), 1000):
+        rows = session.execute(
+            select(FamilyMember.person_id, FamilyMember.family_id)
+            .where(FamilyMember.person_id.in_(people[start : start + 1000]))
+            .order_by(FamilyMember.person_id, FamilyMember.family_id)
+        )
+        for person_id, family_id in rows:
+            families.setdefault(person_id, []).append(family_id)
+    return [
+        SubjectRef(person_id=person_id, family_id=family_id)
+        for person_id in people
+        for family_id in families.get(person_id) or [None]
+    ]

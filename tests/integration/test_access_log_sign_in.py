@@ -8,20 +8,29 @@ import uuid
 from pathlib import Path
 
 import requests
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, delete, select, update
 
 from portal import db
 from portal.audit import signing
+from portal.audit.events import SYSTEM_EVENTS
 from portal.audit.models import AccessLogEntry
-from portal.organisations.models import User
+from portal.audit.service import LogFilters, search_log
+from portal.organisations.models import Organisation, User, UserRole
 from tests.conftest import build_app, free_port, seeded
 from tests.integration.test_access_log import tampering
 from tests.signin import dev_sign_in
 
 
 def entries(app) -> list[Row]:
+    """The log's entries but those of command-line tasks (the demo seed logs what it wrote)."""
     with app.app_context():
-        return list(db.session().execute(select(AccessLogEntry.__table__).order_by(AccessLogEntry.seq)))
+        return list(
+            db.session().execute(
+                select(AccessLogEntry.__table__)
+                .where(AccessLogEntry.event.not_in([e.value for e in SYSTEM_EVENTS]))
+                .order_by(AccessLogEntry.seq)
+            )
+        )
 
 
 def user_id(app, subject: str) -> str:
@@ -29,11 +38,16 @@ def user_id(app, subject: str) -> str:
         return str(db.session().scalar(select(User.id).where(User.subject == subject)))
 
 
+def organisation_id(app, code: str) -> str:
+    with app.app_context():
+        return str(db.session().scalar(select(Organisation.id).where(Organisation.code == code)))
+
+
 def test_a_sign_in_is_logged_with_who_and_from_where(live_app):
     _http, response = dev_sign_in(live_app.url, "gp.practitioner")
     assert response.status_code == 200
     (entry,) = entries(live_app.app)
-    assert (entry.seq, entry.event, entry.outcome) == (1, "signed_in", "permitted")
+    assert (entry.event, entry.outcome) == ("signed_in", "permitted")
     assert entry.actor_user_id == user_id(live_app.app, "gp.practitioner")
     assert uuid.UUID(entry.actor_organisation_id)
     assert entry.actor_roles == "practitioner"
@@ -44,15 +58,53 @@ def test_a_sign_in_is_logged_with_who_and_from_where(live_app):
     assert entry.subject_count == 0
 
 
-def test_a_refused_sign_in_is_logged_as_denied_with_the_reason(live_app):
+def test_a_refused_sign_in_is_logged_as_denied_with_the_reason_and_the_disabled_user(live_app):
     _http, response = dev_sign_in(live_app.url, "school.disabled")
     assert response.status_code == 403
     (entry,) = entries(live_app.app)
     assert (entry.event, entry.outcome) == ("sign_in_failed", "denied")
-    assert entry.actor_user_id is None and entry.actor_organisation_id is None
+    # the DPO finds a disabled account's attempts by user and by organisation
+    assert entry.actor_user_id == user_id(live_app.app, "school.disabled")
+    assert entry.actor_organisation_id == organisation_id(live_app.app, "999101")
+    assert entry.actor_roles == ""  # nobody was signed in: no role was exercised
     assert entry.detail == (
         '{"organisation_claim":"urn:999101","provider":"dev","refusal":"user_disabled","subject":"school.disabled"}'
     )
+    with live_app.app.app_context():
+        found = search_log(db.session(), LogFilters(actor_user_id=entry.actor_user_id))
+    assert [e.seq for e in found.entries] == [entry.seq]
+
+
+def test_a_refused_sign_in_of_a_user_without_roles_names_the_user(live_app):
+    with live_app.app.app_context():
+        session = db.session()
+        session.execute(delete(UserRole).where(UserRole.user_id == uuid.UUID(user_id(live_app.app, "gp.admin"))))
+        session.commit()
+    _http, response = dev_sign_in(live_app.url, "gp.admin")
+    assert response.status_code == 403
+    (entry,) = entries(live_app.app)
+    assert (entry.event, entry.outcome) == ("sign_in_failed", "denied")
+    assert '"refusal":"no_roles"' in entry.detail
+    assert entry.actor_user_id == user_id(live_app.app, "gp.admin")
+    assert entry.actor_organisation_id == organisation_id(live_app.app, "Y99001")
+
+
+def test_a_refused_sign_in_of_an_unknown_user_names_the_organisation_only(live_app):
+    _http, response = dev_sign_in(live_app.url, "gp.unregistered")
+    assert response.status_code == 403
+    (entry,) = entries(live_app.app)
+    assert (entry.event, entry.outcome) == ("sign_in_failed", "denied")
+    assert '"refusal":"user_not_registered"' in entry.detail and '"subject":"gp.unregistered"' in entry.detail
+    assert entry.actor_user_id is None
+    assert entry.actor_organisation_id == organisation_id(live_app.app, "Y99001")
+
+
+def test_a_refused_sign_in_from_an_unknown_organisation_names_nobody(live_app):
+    _http, response = dev_sign_in(live_app.url, "stranger.unknown-org")
+    assert response.status_code == 403
+    (entry,) = entries(live_app.app)
+    assert '"refusal":"organisation_not_registered"' in entry.detail
+    assert entry.actor_user_id is None and entry.actor_organisation_id is None
 
 
 def test_an_invalid_callback_is_logged_as_a_failed_sign_in(live_app):
@@ -93,7 +145,8 @@ def test_audit_verify_reports_an_intact_log_and_exits_0(database_url, tmp_path: 
             client.get("/auth/callback/dev?code=x&state=forged")
         result = app.test_cli_runner().invoke(args=["audit-verify"])
         assert result.exit_code == 0, result.output
-        assert result.output.strip() == "Access log intact up to entry 5 (5 entries, 2 checkpoints)"
+        # entry 1 is the demo seed's (it logs the people it wrote), then the five refusals
+        assert result.output.strip() == "Access log intact up to entry 6 (6 entries, 3 checkpoints)"
     finally:
         app.extensions["db_engine"].dispose()
 
