@@ -102,7 +102,8 @@ def _init_sessions(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from portal.organisations.models import User
+    from portal.auth import current
+    from portal.auth.sessions import DatabaseSession
 
     manager = LoginManager(app)
     manager.login_view = "auth.choose_provider"
@@ -111,11 +112,14 @@ def _init_login(app: Flask) -> None:
     manager.session_protection = None  # the server-side session already binds and rotates the id
 
     @manager.user_loader
-    def _load(user_id: str) -> User | None:
+    def _load(user_id: str) -> current.SignedInUser | None:
         try:
-            user = db.session().get(User, uuid.UUID(user_id))
+            wanted = uuid.UUID(user_id)
         except ValueError:
             return None
+        # open_session read the user beside the session row; load it here only if that was not it
+        loaded = session.user if isinstance(session, DatabaseSession) else None
+        user = loaded if loaded is not None and loaded.id == wanted else current.load(db.session(), wanted)
         if user is None or not user.is_active:
             return None
         if session.get("organisation_id") != str(user.organisation_id):
@@ -157,11 +161,3 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(families_views.bp)
     app.register_blueprint(audit_views.bp)
-
-    @app.context_processor
-    def _layout() -> dict[str, Any]:
-        from flask_login import current_user
-
-        from portal.auth.views import SignOutForm
-
-        return {"sign_out_form": SignOutForm() if current_user.is_authenticated else None}

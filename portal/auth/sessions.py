@@ -14,11 +14,15 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
+from portal import db
+from portal.auth import current
+from portal.auth.current import SignedInUser
 from portal.auth.models import ServerSession
+from portal.organisations.models import Organisation, User
 
 #: write last_seen_at at most this often, so reading pages does not write on every request
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -49,6 +53,8 @@ class DatabaseSession(CallbackDict, SessionMixin):
         self.touch = False
         #: true when the cookie named a session that had timed out, so the page can say so
         self.expired = False
+        #: the user the row names, read with it (the user loader checks it is the session's user)
+        self.user: SignedInUser | None = None
 
     def regenerate(self) -> None:
         """Issue a new token at the next save and drop the old row (call at sign-in)."""
@@ -72,24 +78,45 @@ class DatabaseSessionInterface(SessionInterface):
         )
 
     def open_session(self, app: Flask, request: Request) -> DatabaseSession:
+        """Read the session row and its signed-in user in one statement, on the request's own session.
+
+        Every signed-in page pays for this, so it is one round trip (see ``portal.auth.current``); the
+        user comes back beside the row and the Flask-Login user loader takes it from there.
+        """
         token = request.cookies.get(self.get_cookie_name(app))
         if not token or len(token) > 100:
             return DatabaseSession()
         now = datetime.now(UTC)
         idle, _absolute = self._limits(app)
-        with self.factory() as db:
-            row = db.get(ServerSession, _hash(token))
-            if row is None:
-                return DatabaseSession()
-            if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
-                db.delete(row)
-                db.commit()
-                result = DatabaseSession()
-                result.expired = True
-                return result
-            result = DatabaseSession(dict(row.data or {}), token=token, created_at=_aware(row.created_at))
-            result.touch = _aware(row.last_seen_at) + TOUCH_INTERVAL <= now
+        row = (
+            db.session()
+            .execute(
+                select(
+                    ServerSession.data,
+                    ServerSession.created_at,
+                    ServerSession.last_seen_at,
+                    ServerSession.expires_at,
+                    *current.USER_COLUMNS,
+                )
+                .outerjoin(User, User.id == ServerSession.user_id)
+                .outerjoin(Organisation, Organisation.id == User.organisation_id)
+                .where(ServerSession.token_hash == _hash(token))
+            )
+            .one_or_none()
+        )
+        if row is None:
+            return DatabaseSession()
+        if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+            with self.factory() as writer:
+                writer.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(token)))
+                writer.commit()
+            result = DatabaseSession()
+            result.expired = True
             return result
+        result = DatabaseSession(dict(row.data or {}), token=token, created_at=_aware(row.created_at))
+        result.touch = _aware(row.last_seen_at) + TOUCH_INTERVAL <= now
+        result.user = current.from_row(row)
+        return result
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, DatabaseSession)
