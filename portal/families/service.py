@@ -14,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.access import AccessContext, check, deny, record, relationship_facts
@@ -125,31 +126,37 @@ def _live_flags(on: date) -> ColumnElement[bool]:
 
 
 def _candidates(session: Session, where: ColumnElement[bool], on: date) -> list[_Candidate]:
-    """Live flags matching ``where``, one per person (the newest), as policy subjects: two queries."""
+    """Live flags matching ``where``, one per person (the newest), as policy subjects: one query, the
+    flag's categories comma-joined by the database beside it."""
+    categories = (
+        select(func.aggregate_strings(FlagConcern.category, ","))
+        .where(FlagConcern.flag_id == Flag.id)
+        .correlate(Flag)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        select(Flag.id, Flag.person_id, Flag.family_id, Flag.raised_at, Family.lead_professional_id)
+        select(
+            Flag.id,
+            Flag.person_id,
+            Flag.family_id,
+            Flag.raised_at,
+            Family.lead_professional_id,
+            categories.label("categories"),
+        )
         .join(Family, Family.id == Flag.family_id)
         .where(_live_flags(on), where)
         .order_by(Flag.raised_at.desc(), Flag.person_id)
     ).all()
-    newest: dict[uuid.UUID, tuple] = {}
+    newest: dict[uuid.UUID, Any] = {}
     for row in rows:
         newest.setdefault(row.person_id, row)
-    categories: dict[uuid.UUID, set[str]] = defaultdict(set)
-    if newest:
-        for flag_id, category in session.execute(
-            select(FlagConcern.flag_id, FlagConcern.category).where(
-                FlagConcern.flag_id.in_([r.id for r in newest.values()])
-            )
-        ):
-            categories[flag_id].add(category)
     return [
         _Candidate(
             subject=policy.Subject(
                 person_id=str(r.person_id),
                 family_id=str(r.family_id),
                 lead_professional_user_id=str(r.lead_professional_id) if r.lead_professional_id else None,
-                categories=frozenset(categories[r.id]),
+                categories=frozenset(r.categories.split(",")) if r.categories else frozenset(),
             ),
             flag_id=r.id,
             raised_at=r.raised_at,
@@ -175,36 +182,42 @@ def _served_by(ctx: AccessContext, on: date) -> ColumnElement[bool]:
 
 
 def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]) -> list[FlaggedPerson]:
-    """Decrypt and assemble what each decision allows, in four column queries whatever the page size.
+    """Decrypt and assemble what each decision allows, in two column queries whatever the page size:
+    person, flag, family and lead professional in one; the granted concerns in the other.
 
     Only granted concerns are fetched, so a withheld concern's detail is never even decrypted.
     """
     if not chosen:
         return []
-    person_ids = [uuid.UUID(c.subject.person_id) for c, _ in chosen]
     flag_ids = [c.flag_id for c, _ in chosen]
     granted = set().union(*(d.categories for _, d in chosen))
-    people = {
-        r.id: r
+    lead = aliased(User)
+    rows = {
+        r.flag_id: r
         for r in session.execute(
             select(
-                Person.id, Person.given_name, Person.family_name, Person.date_of_birth, Person.nhs_number, Person.upn
-            ).where(Person.id.in_(person_ids))
-        )
-    }
-    flags = {
-        r.id: r
-        for r in session.execute(
-            select(
-                Flag.id,
-                Flag.family_id,
+                Flag.id.label("flag_id"),
                 Flag.raised_at,
                 Flag.review_on,
                 Flag.ends_on,
                 Flag.family_told,
                 Family.reference,
+                Person.id,
+                Person.given_name,
+                Person.family_name,
+                Person.date_of_birth,
+                Person.nhs_number,
+                Person.upn,
+                lead.display_name.label("lead_name"),
+                lead.job_title.label("lead_job_title"),
+                lead.email.label("lead_email"),
+                lead.phone.label("lead_phone"),
+                Organisation.name.label("lead_organisation"),
             )
             .join(Family, Family.id == Flag.family_id)
+            .join(Person, Person.id == Flag.person_id)
+            .outerjoin(lead, lead.id == Family.lead_professional_id)
+            .outerjoin(Organisation, Organisation.id == lead.organisation_id)
             .where(Flag.id.in_(flag_ids))
         )
     }
@@ -216,40 +229,32 @@ def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]
             .order_by(FlagConcern.flag_id, FlagConcern.category)
         ):
             concerns[flag_id].append((category, detail))
-    lead_ids = {
-        uuid.UUID(c.subject.lead_professional_user_id) for c, _ in chosen if c.subject.lead_professional_user_id
-    }
-    leads: dict[uuid.UUID, LeadProfessional] = {}
-    if lead_ids:
-        for r in session.execute(
-            select(User.id, User.display_name, User.job_title, User.email, User.phone, Organisation.name)
-            .join(Organisation, Organisation.id == User.organisation_id)
-            .where(User.id.in_(lead_ids))
-        ):
-            leads[r.id] = LeadProfessional(r.display_name, r.job_title, r.name, r.email, r.phone)
     result = []
     for candidate, decision in chosen:
-        person = people[uuid.UUID(candidate.subject.person_id)]
-        flag = flags[candidate.flag_id]
-        lead_id = candidate.subject.lead_professional_user_id
+        row = rows[candidate.flag_id]
+        has_lead = candidate.subject.lead_professional_user_id is not None and row.lead_name is not None
         result.append(
             FlaggedPerson(
-                person_id=person.id,
-                name=f"{person.given_name} {person.family_name}",
-                date_of_birth=person.date_of_birth,
-                nhs_number=person.nhs_number,
-                upn=person.upn,
-                family_reference=flag.reference,
-                lead=leads.get(uuid.UUID(lead_id)) if lead_id else None,
+                person_id=row.id,
+                name=f"{row.given_name} {row.family_name}",
+                date_of_birth=row.date_of_birth,
+                nhs_number=row.nhs_number,
+                upn=row.upn,
+                family_reference=row.reference,
+                lead=LeadProfessional(
+                    row.lead_name, row.lead_job_title, row.lead_organisation, row.lead_email, row.lead_phone
+                )
+                if has_lead
+                else None,
                 concerns=tuple(
                     Concern(category, category_label(category), detail)
-                    for category, detail in concerns[flag.id]
+                    for category, detail in concerns[candidate.flag_id]
                     if category in decision.categories
                 ),
-                raised_on=flag.raised_at.date(),
-                review_on=flag.review_on,
-                ends_on=flag.ends_on,
-                family_told=flag.family_told,
+                raised_on=row.raised_at.date(),
+                review_on=row.review_on,
+                ends_on=row.ends_on,
+                family_told=row.family_told,
                 tier=decision.tier,
                 break_glass=decision.break_glass,
             )
