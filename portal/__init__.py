@@ -56,6 +56,9 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
     from portal import audit
 
     audit.init_app(app)  # the access log's checkpoint keys: a bad production key stops the start here
+    from referrals import setup as framework_setup
+
+    framework_setup.init_app(app)  # the programme framework file: a malformed one stops the start here
     _init_sessions(app)
     csrf.init_app(app)
 

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from referrals.framework import DEFAULT_FRAMEWORK, SHIPPED_FRAMEWORKS
+
 DEV_SECRET_MARKER = "dev-only-"  # noqa: S105 - a prefix that marks generated dev secrets, not a secret
 
 
@@ -32,6 +34,14 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _framework_file(env: dict[str, str]) -> str:
+    """A path, or the key of a framework shipped with the portal, so a council need not know where the
+    package was installed to switch to the 2022 outcome framework."""
+    value = env.get("PORTAL_FRAMEWORK_FILE", "").strip() or DEFAULT_FRAMEWORK
+    shipped = SHIPPED_FRAMEWORKS.get(value)
+    return str(shipped) if shipped else value
 
 
 def instance_secret(instance_path: Path, name: str) -> str:
@@ -97,6 +107,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         or ("" if production else str(instance_path / "audit_signing_key.pem")),
         # older public keys (PEM) that still verify the checkpoints they signed, after a key rotation
         "AUDIT_TRUSTED_KEYS_FILE": env.get("PORTAL_AUDIT_TRUSTED_KEYS_FILE", ""),
+        # the programme's framework (criteria, indicators, nomination routes, threshold), checked at start
+        "FRAMEWORK_FILE": _framework_file(env),
         "IDP_HTTP_TIMEOUT": _int(env, "PORTAL_IDP_HTTP_TIMEOUT", 10),
         "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),
