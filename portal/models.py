@@ -14,6 +14,7 @@ from portal.families.models import (
     ServiceRelationship,
 )
 from portal.organisations.models import Organisation, User, UserRole
+from referrals.models import NominatedPerson, Nomination, NominationEvent
 from sharing_protocols.models import ProtocolFlow, ProtocolParty, SharingProtocol
 
 __all__ = [
@@ -23,6 +24,9 @@ __all__ = [
     "FamilyMember",
     "Flag",
     "FlagConcern",
+    "NominatedPerson",
+    "Nomination",
+    "NominationEvent",
     "NoticeCoverage",
     "NoticeGiven",
     "NoticeGivenMember",
