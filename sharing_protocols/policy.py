@@ -206,7 +206,7 @@ class Grant:
     category: str  #: the category permitted (programme_membership included)
     protocol_id: str  #: the protocol relied on
     protocol_ref: str  #: its human reference
-    notice_id: str | None  #: the notice given relied on; None only when waived by break-glass
+    notice_id: str | None  #: the notice given relied on; None when waived by break-glass, or for a nomination
     notice_ref: str | None  #: that notice's version reference; None only when waived by break-glass
 
 
@@ -707,3 +707,90 @@ def decide_action(actor: Actor, action: Action) -> Decision:
         raise ValueError(f"{action} is about a subject: use decide")
     role = _check_role(actor, action)
     return Decision(permitted=role.passed, tier=Tier.NOTHING, reasons=(role,))
+
+
+# ------------------------------------------------------------------------------------- nominations
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    """An equivalent-concern route of the framework, as far as the decision needs it."""
+
+    key: str  #: the route's key in the framework file, logged with the decision
+    title: str  #: what the nominator read, for the explanation
+    category: str  #: the data category a nomination under it shares with the council
+    sectors: frozenset[str]  #: the organisation kinds whose practitioners may use it
+
+
+def _sentence_start(words: str) -> str:
+    return words[:1].upper() + words[1:]  # not str.capitalize, which would write "Gp practices"
+
+
+_ADVICE_ROUTE = "Choose a route your organisation can use, or contact the council's Supporting Families team."
+
+
+def decide_nomination(actor: Actor, route: RouteFacts, on: date, protocols: tuple[Protocol, ...]) -> Decision:
+    """Decide whether this actor may submit a nomination under this route on this day.
+
+    Submitting is a share from the partner to the council: the nominator's description of a family's
+    problem, in the route's category, for the purpose of identifying families who need support. So:
+
+    1. Role: the actor must hold a role allowed to nominate.
+    2. Route: the actor's organisation kind must be one of the route's sectors (a school's attendance
+       route is not a GP practice's to use), whatever the form offered: a crafted request is refused here.
+    3. Protocol: one in force on the day must cover the route's category, the purpose identification and
+       the direction partner to council, for this organisation or its kind.
+
+    No relationship is needed (the nominator is the source of what is shared, not a recipient) and no
+    notice: whether the family was told and given the notice is recorded with the nomination, and the
+    council gives the notice when it attaches the family. There is no subject yet (nobody is matched
+    until a coordinator confirms it), so no objection can be consulted. The decision is monotone in the
+    protocols, like ``decide``: removing one never permits what was refused.
+
+    Returns:
+        A decision at tier NOTHING (submitting shows the nominator nothing), with one grant naming the
+        protocol relied on when permitted.
+    """
+    request = Request(action=Action.NOMINATE, purpose=IDENTIFICATION, direction=TO_COUNCIL, on=on)
+    reasons: list[Reason] = []
+    role = _check_role(actor, Action.NOMINATE)
+    reasons.append(role)
+    if not role.passed:
+        return _denied(reasons, False)
+    if actor.organisation_kind not in route.sectors:
+        reasons.append(
+            Reason(
+                "route_not_for_sector",
+                f"{_sentence_start(_kind_words(actor.organisation_kind))} cannot nominate under "
+                f"\u201c{route.title}\u201d.",
+                False,
+                _ADVICE_ROUTE,
+            )
+        )
+        return _denied(reasons, False)
+    reasons.append(Reason("route_for_sector", f"Your organisation can nominate under \u201c{route.title}\u201d.", True))
+    facts = Facts(actor=actor, request=request, subject=Subject("", "", None, frozenset()), protocols=protocols)
+    flow = _flow_phrase(route.category, actor.organisation_kind, TO_COUNCIL)
+    purpose = _purpose_label(IDENTIFICATION)
+    protocol = _protocol_for(facts, route.category)
+    if protocol is None:
+        reasons.append(
+            Reason(
+                "no_protocol",
+                f"No sharing protocol in force covers {flow} for {purpose}.{_why_not_in_force(facts, route.category)}",
+                False,
+                _ADVICE_PROTOCOL,
+                route.category,
+            )
+        )
+        return _denied(reasons, False)
+    reasons.append(
+        Reason(
+            "protocol_in_force",
+            f"Sharing protocol {protocol.reference} covers {flow} for {purpose}.",
+            True,
+            category=route.category,
+        )
+    )
+    grant = Grant(route.category, protocol.id, protocol.reference, None, None)
+    return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons), grants=(grant,))
