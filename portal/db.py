@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -28,6 +29,11 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    """The default for created/updated columns: timezone-aware UTC, so SQLite and PostgreSQL agree."""
+    return datetime.now(UTC)
 
 
 def enum_type(enum_class: type[enum.Enum], length: int = 32) -> Enum:

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, enum_type
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from portal.db import Base, enum_type, utcnow
 
 
 class ProtocolStatus(enum.StrEnum):

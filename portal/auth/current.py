@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
+from portal.organisations.models import (
+    CodeScheme,
+    Organisation,
+    OrganisationKind,
+    Role,
+    SignInProtocol,
+    User,
+    UserRole,
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,8 @@ class OrganisationSummary:
 
 
 @dataclass(frozen=True)
-class SignedInUser:
-    """What a request knows of its user; Flask-Login's protocol written out, as on ``User``."""
+class SignedInUser(SignInProtocol):
+    """What a request knows of its user, with the attributes pages read from ``User``."""
 
     id: uuid.UUID
     organisation_id: uuid.UUID
@@ -44,21 +52,6 @@ class SignedInUser:
     disabled: bool
     roles: frozenset[Role]
     organisation: OrganisationSummary
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_active(self) -> bool:
-        return not self.disabled and self.organisation.active
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return str(self.id)
 
 
 #: the user, their organisation and their roles (comma-joined by the database): select beside other columns

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedDate, EncryptedText
-from portal.db import Base, enum_type
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from portal.db import Base, enum_type, utcnow
 
 
 class MemberRole(enum.StrEnum):

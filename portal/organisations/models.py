@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from portal.db import Base, utcnow
 
 
 class OrganisationKind(enum.StrEnum):
@@ -106,7 +102,31 @@ class Organisation(Base):
     users: Mapped[list[User]] = relationship(back_populates="organisation")
 
 
-class User(Base):
+class SignInProtocol:
+    """Flask-Login's protocol, written out rather than inherited from its mixin so nothing is implicit.
+
+    Shared by the ORM ``User`` and the per-request ``portal.auth.current.SignedInUser``: both have
+    ``id``, ``disabled`` and an ``organisation`` with ``active`` (not declared here, where the
+    declarative mapping would take them for columns).
+    """
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return not self.disabled and self.organisation.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class User(SignInProtocol, Base):
     __tablename__ = "app_user"
     __table_args__ = (UniqueConstraint("issuer", "subject"),)
 
@@ -132,22 +152,6 @@ class User(Base):
     @property
     def roles(self) -> frozenset[Role]:
         return frozenset(grant.role for grant in self.role_grants)
-
-    # Flask-Login's protocol, written out rather than inherited so nothing is implicit.
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_active(self) -> bool:
-        return not self.disabled and self.organisation.active
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return str(self.id)
 
 
 class UserRole(Base):
