@@ -705,7 +705,7 @@ def flag_targets(session: Session, org: Org, roles: frozenset[str]) -> list[str]
         request_id="bench",
     )
     on = ctx.today
-    candidates = families_service._candidates(session, families_service._served_by(ctx, on), on)
+    candidates = families_service._served_candidates(session, ctx, on)
     decisions = check(session, ctx, families_service._view_request(on), [c.subject for c in candidates])
     return [c.subject.person_id for c in candidates if decisions[c.subject.person_id].permitted]
 

@@ -32,7 +32,6 @@ from consent.service import notice_facts, objection_facts
 from portal.access import AccessContext, relationship_facts
 from portal.audit import chain, service
 from portal.families import service as families_service
-from portal.families.models import Flag
 from portal.organisations.models import User
 from sharing_protocols import policy
 from sharing_protocols.service import protocol_facts
@@ -58,14 +57,14 @@ def gather_facts(session: Session, manifest: dict[str, Any], per_kind: int = 12,
             user = session.scalars(select(User).where(User.organisation_id == org_uuid).order_by(User.subject)).first()
             actor = policy.Actor(str(user.id), org_id, kind, frozenset({"practitioner"}))
             ctx = AccessContext(user.id, org_uuid, kind, frozenset({"practitioner"}), "bench")
-            candidates = families_service._candidates(session, families_service._served_by(ctx, today), today)
+            candidates = families_service._served_candidates(session, ctx, today)
             subjects = [c.subject for c in candidates]
             # 10% about people the organisation does not serve: refused at the relationship
-            strangers = families_service._candidates(
-                session,
-                Flag.person_id.in_([uuid.UUID(p) for p in rng.sample(all_people, 8)]),
-                today,
-            )
+            strangers = [
+                c
+                for p in rng.sample(all_people, 8)
+                for c in families_service._candidates_for(session, uuid.UUID(p), today)
+            ]
             subjects += [c.subject for c in strangers][: max(1, len(subjects) // 10)]
             if not subjects:
                 continue

@@ -94,6 +94,25 @@ def save_notice_versions(session: Session, specs: Sequence[NoticeVersionSpec]) -
     return upsert_versioned(session, NoticeVersion, specs, matches=matches, apply=apply)
 
 
+def notice_version_facts(session: Session) -> dict[str, tuple[str, frozenset[tuple[str, str]]]]:
+    """Every notice version: id -> (its reference, as quoted to users, and its coverage), for the cache."""
+    versions: dict[str, tuple[str, set[tuple[str, str]]]] = {}
+    rows = session.execute(
+        select(
+            NoticeVersion.id,
+            NoticeVersion.reference,
+            NoticeVersion.version,
+            NoticeCoverage.recipient_kind,
+            NoticeCoverage.category,
+        ).outerjoin(NoticeCoverage, NoticeCoverage.version_id == NoticeVersion.id)
+    ).all()
+    for r in rows:
+        entry = versions.setdefault(str(r.id), (f"{r.reference} v{r.version}", set()))
+        if r.recipient_kind is not None:
+            entry[1].add((r.recipient_kind, r.category))
+    return {key: (ref, frozenset(coverage)) for key, (ref, coverage) in versions.items()}
+
+
 def notice_facts(session: Session, family_ids: Collection[uuid.UUID]) -> tuple[policy.NoticeGiven, ...]:
     """The notices given to these families, with members and coverage, in one query whatever the count."""
     if not family_ids:

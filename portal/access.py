@@ -1,36 +1,44 @@
 """The access gateway: the one way personal data is read or written.
 
 Every service that touches a person, family, flag, nomination or notice calls ``check`` (gather the
-facts in bulk, ask the pure policy) and then ``record`` (append the access-log entry in the same
-transaction) before it loads the personal data it will return. A denial is written and committed on
-its own, after rolling back anything else the request did, and raised as ``AccessDenied`` so the 403
-page can say which condition failed. If the log cannot be written, ``AuditUnavailable`` is raised and
-nothing is served: fail closed.
+facts in bulk, ask the pure policy), loads only what the decisions allow, and then ``record`` (append
+the access-log entry in the same transaction) before it returns any of it; read pages then ``commit``
+before rendering, so the chain head's lock is held from the append to the commit and no longer. A
+denial is written and committed on its own, after rolling back anything else the request did, and raised
+as ``AccessDenied`` so the 403 page can say which condition failed. If the log cannot be written,
+``AuditUnavailable`` is raised and nothing is served: fail closed.
 
-Facts are gathered with a fixed number of queries whatever the number of subjects (relationships,
-protocols, notices, objections: one or two queries each), so a list page costs the same few round
-trips as a single flag.
+Facts are gathered in one statement whatever the number of subjects (relationships, notices given,
+objections, and the sharing register's counter), the register itself (protocols, notice versions) is
+held in memory per process and reloaded when that counter moves, and the policy decides a whole list
+in one call: so a list page costs the same few round trips as a single flag.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import Date, Select, String, Text, bindparam, cast, literal_column, null, select, type_coerce, union_all
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from consent.service import notice_facts, objection_facts
+from consent.models import NoticeGiven, NoticeGivenMember, Objection, ObjectionStatus
+from consent.service import notice_version_facts
 from portal.audit import chain
 from portal.audit.events import EventType
+from portal.db import any_of, prebuilt
 from portal.families.models import ServiceRelationship
 from sharing_protocols import policy
-from sharing_protocols.service import protocol_facts
+from sharing_protocols.models import SharingRegisterState
+from sharing_protocols.service import all_protocol_facts, register_version
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +95,7 @@ def relationship_facts(
     if not person_ids:
         return ()
     rows = session.execute(
-        select(
-            ServiceRelationship.person_id,
-            ServiceRelationship.kind,
-            ServiceRelationship.valid_from,
-            ServiceRelationship.valid_to,
-        ).where(ServiceRelationship.organisation_id == organisation_id, ServiceRelationship.person_id.in_(person_ids))
+        _relationship_statement(session), {"organisation": organisation_id, "people": list(person_ids)}
     ).all()
     return tuple(
         policy.Relationship(
@@ -106,10 +109,182 @@ def relationship_facts(
     )
 
 
+_SR = ServiceRelationship.__table__
+
+
+@prebuilt
+def _relationship_statement(dialect: str) -> Select:
+    return select(_SR.c.person_id, _SR.c.kind, _SR.c.valid_from, _SR.c.valid_to).where(
+        _SR.c.organisation_id == bindparam("organisation"), any_of(_SR.c.person_id, "people", dialect)
+    )
+
+
+# -------------------------------------------------------------------------------- the sharing register
+
+
+@dataclass(frozen=True)
+class _Register:
+    """The sharing register as the policy reads it, at one version of the database's counter."""
+
+    version: int
+    protocols: tuple[policy.Protocol, ...]
+    #: notice version id -> (reference quoted to users, coverage as (recipient kind, category) pairs)
+    notice_versions: Mapping[str, tuple[str, frozenset[tuple[str, str]]]]
+    #: (organisation id, kind) -> the protocols naming it, filled as organisations ask
+    naming: dict[tuple[str, str], tuple[policy.Protocol, ...]] = field(default_factory=dict)
+
+    def protocols_for(self, organisation_id: str, kind: str) -> tuple[policy.Protocol, ...]:
+        found = self.naming.get((organisation_id, kind))
+        if found is None:
+            found = self.naming[(organisation_id, kind)] = tuple(
+                p for p in self.protocols if organisation_id in p.party_organisation_ids or kind in p.party_kinds
+            )
+        return found
+
+
+#: one register per database (an engine), per process; replaced whole when the counter moves
+_registers: weakref.WeakKeyDictionary[Engine, _Register] = weakref.WeakKeyDictionary()
+_registers_lock = threading.Lock()
+
+
+def _register(session: Session, version: int) -> _Register:
+    """The in-memory register, reloaded when the database's counter is not the one it was read at.
+
+    The counter is read before the register's rows, so a copy is never older than the counter it is
+    labelled with: an import committed in between only makes the next request reload again.
+    """
+    engine = session.get_bind().engine
+    current = _registers.get(engine)
+    if current is not None and current.version == version:
+        return current
+    loaded = _Register(register_version(session), all_protocol_facts(session), notice_version_facts(session))
+    with _registers_lock:
+        _registers[engine] = loaded
+    return loaded
+
+
+# ------------------------------------------------------------------------------------------ facts
+
+_NG, _NGM, _OBJ = NoticeGiven.__table__, NoticeGivenMember.__table__, Objection.__table__
+_STATE = SharingRegisterState.__table__
+
+
+def _text(column: object) -> object:
+    return cast(column, String)
+
+
+@prebuilt
+def _facts_statement(dialect: str) -> Select:
+    """Every fact about the subjects in one statement: the organisation's relationships with them, the
+    notices given to their families (a row per member), their objections, and the register's counter.
+
+    One round trip instead of four, whatever the number of subjects. A union needs one type per column,
+    so rows are tagged by kind (``k``), ids and words come back as text (ids in their text form), dates
+    stay dates (never text, whose format would depend on the server's settings), and the objection's
+    basis stays encrypted until this statement's own column type decrypts it.
+    """
+    text_null, date_null = cast(null(), String), cast(null(), Date)
+    secret = type_coerce(cast(null(), Text), _OBJ.c.basis.type)
+    relationships = select(
+        literal_column("'r'").label("k"),
+        _text(_SR.c.person_id).label("a"),
+        _text(_SR.c.kind).label("b"),
+        text_null.label("c"),
+        text_null.label("f"),
+        text_null.label("g"),
+        _SR.c.valid_from.label("d"),
+        _SR.c.valid_to.label("e"),
+        secret.label("secret"),
+    ).where(_SR.c.organisation_id == bindparam("organisation"), any_of(_SR.c.person_id, "people", dialect))
+    notices = (
+        select(
+            literal_column("'n'"),
+            _text(_NG.c.family_id),
+            _text(_NG.c.id),
+            _text(_NG.c.version_id),
+            _text(_NGM.c.person_id),
+            text_null,
+            _NG.c.given_on,
+            date_null,
+            cast(null(), Text),
+        )
+        .select_from(_NG.outerjoin(_NGM, _NGM.c.notice_id == _NG.c.id))
+        .where(any_of(_NG.c.family_id, "families", dialect))
+    )
+    objections = select(
+        literal_column("'o'"),
+        _text(_OBJ.c.person_id),
+        _text(_OBJ.c.id),
+        _text(_OBJ.c.category),
+        _text(_OBJ.c.purpose),
+        _text(_OBJ.c.status),
+        date_null,
+        date_null,
+        _OBJ.c.basis,
+    ).where(any_of(_OBJ.c.person_id, "objectors", dialect))
+    version = select(
+        literal_column("'v'"),
+        _text(_STATE.c.version),
+        text_null,
+        text_null,
+        text_null,
+        text_null,
+        date_null,
+        date_null,
+        cast(null(), Text),
+    ).where(_STATE.c.id == 1)
+    return union_all(relationships, notices, objections, version)
+
+
+def _id(text: str) -> str:
+    """An id as ``str(uuid)`` gives it: PostgreSQL's text form already is; SQLite keeps 32 hex digits."""
+    return text if len(text) == 36 else str(uuid.UUID(text))
+
+
+@dataclass
+class _Gathered:
+    relationships: dict[str, list[policy.Relationship]] = field(default_factory=dict)
+    #: family id -> notice id -> [version id, given on, member ids]
+    notices: dict[str, dict[str, tuple[str, date, set[str]]]] = field(default_factory=dict)
+    objections: dict[str, list[policy.Objection]] = field(default_factory=dict)
+    version: int = 0
+
+
+def _gather(
+    session: Session, organisation_id: uuid.UUID, person_ids: list[uuid.UUID], family_ids: list[uuid.UUID]
+) -> _Gathered:
+    found = _Gathered()
+    organisation = str(organisation_id)
+    rows = session.execute(
+        _facts_statement(session),
+        {"organisation": organisation_id, "people": person_ids, "families": family_ids, "objectors": person_ids},
+    )
+    for k, a, b, c, f, g, d, e, secret in rows:
+        if k == "r":
+            person = _id(a)
+            found.relationships.setdefault(person, []).append(policy.Relationship(organisation, person, b, d, e))
+        elif k == "n":
+            notice = found.notices.setdefault(_id(a), {}).setdefault(_id(b), (_id(c), d, set()))
+            if f is not None:
+                notice[2].add(_id(f))
+        elif k == "o":
+            person = _id(a)
+            found.objections.setdefault(person, []).append(
+                policy.Objection(_id(b), person, c, f, g == ObjectionStatus.UPHELD.value, secret or "")
+            )
+        else:
+            found.version = int(a)
+    return found
+
+
 def check(
     session: Session, ctx: AccessContext, request: policy.Request, subjects: Sequence[policy.Subject]
 ) -> dict[str, policy.Decision]:
     """Decide, for each subject, what this actor may see for this request.
+
+    The facts come from one statement (``_facts_statement``) and the in-memory register, and the
+    decisions from one call of ``policy.decide_many``, so a list of a hundred people costs one round
+    trip and one pass of the policy, like a single flag.
 
     Args:
         subjects: the people the request concerns, with their family, lead professional and the
@@ -120,36 +295,40 @@ def check(
     """
     if not subjects:
         return {}
-    person_ids = [uuid.UUID(s.person_id) for s in subjects]
-    family_ids = {uuid.UUID(s.family_id) for s in subjects}
-    relationships = relationship_facts(session, ctx.organisation_id, person_ids)
-    protocols = protocol_facts(session, ctx.organisation_id, ctx.organisation_kind)
-    notices = notice_facts(session, family_ids)
-    objections = objection_facts(session, person_ids)
-    by_person_rel: dict[str, list[policy.Relationship]] = {}
-    for r in relationships:
-        by_person_rel.setdefault(r.person_id, []).append(r)
-    by_family_notice: dict[str, list[policy.NoticeGiven]] = {}
-    for n in notices:
-        by_family_notice.setdefault(n.family_id, []).append(n)
-    by_person_obj: dict[str, list[policy.Objection]] = {}
-    for o in objections:
-        by_person_obj.setdefault(o.person_id, []).append(o)
-    actor = ctx.actor
-    return {
-        s.person_id: policy.decide(
-            policy.Facts(
-                actor=actor,
-                request=request,
-                subject=s,
-                relationships=tuple(by_person_rel.get(s.person_id, ())),
-                protocols=protocols,
-                notices=tuple(by_family_notice.get(s.family_id, ())),
-                objections=tuple(by_person_obj.get(s.person_id, ())),
+    person_ids = list(dict.fromkeys(uuid.UUID(s.person_id) for s in subjects))
+    family_ids = list(dict.fromkeys(uuid.UUID(s.family_id) for s in subjects if s.family_id))
+    gathered = _gather(session, ctx.organisation_id, person_ids, family_ids)
+    register = _register(session, gathered.version)
+    versions = register.notice_versions
+    notices: dict[str, tuple[policy.NoticeGiven, ...]] = {}
+    for family, given in gathered.notices.items():
+        notices[family] = tuple(
+            policy.NoticeGiven(
+                id=notice_id,
+                version_ref=versions[version_id][0] if version_id in versions else "",
+                family_id=family,
+                member_person_ids=frozenset(members),
+                given_on=given_on,
+                coverage=versions[version_id][1] if version_id in versions else frozenset(),
             )
+            for notice_id, (version_id, given_on, members) in given.items()
         )
-        for s in subjects
-    }
+    actor = ctx.actor
+    decisions = policy.decide_many(
+        actor,
+        request,
+        register.protocols_for(actor.organisation_id, actor.organisation_kind),
+        [
+            (
+                s,
+                tuple(gathered.relationships.get(s.person_id, ())),
+                notices.get(s.family_id, ()),
+                tuple(gathered.objections.get(s.person_id, ())),
+            )
+            for s in subjects
+        ],
+    )
+    return {s.person_id: d for s, d in zip(subjects, decisions, strict=True)}
 
 
 def _entry(
@@ -225,13 +404,31 @@ def record(
 ) -> int:
     """Append the log entry for a permitted access to ``shown``, in the caller's transaction.
 
-    Call it before loading the personal data to be returned; the caller's commit makes both durable.
+    Call it last, after loading what the decision allows and before returning any of it: the append
+    takes the chain head's lock, which is held until the commit, so nothing should run between them
+    (see ``commit``). If it fails, the caller returns nothing; the caller's commit makes it durable.
 
     Raises:
         AuditUnavailable: the entry could not be written (the caller must serve nothing).
     """
     outcome = BREAK_GLASS if any(d.break_glass for _, d in shown) or (request and request.break_glass) else PERMITTED
     return _append(session, lambda: _entry(ctx, event, outcome, request, shown, detail))
+
+
+def commit(session: Session) -> None:
+    """Commit the request's access-log entry before its page is rendered, or serve nothing.
+
+    Read pages commit here, straight after the service returned (its last statement is the log append),
+    rather than after rendering: the chain head stays locked from the append to the commit, and every
+    request of every process queues on it, so it must not wait for a template. The data is only handed
+    to the template once the entry is durable; if the commit fails, ``AuditUnavailable``.
+    """
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.exception("access log commit failed")
+        raise AuditUnavailable(str(exc)) from exc
 
 
 def deny(

@@ -11,12 +11,16 @@ import enum
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Enum, MetaData, create_engine, event
+from sqlalchemy import ColumnElement, Enum, MetaData, any_, bindparam, create_engine, event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
+
+S = TypeVar("S", bound=Executable)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +43,40 @@ def utcnow() -> datetime:
 def enum_type(enum_class: type[enum.Enum], length: int = 32) -> Enum:
     """Store an enum as its value in a plain string column (no native PostgreSQL enum types to migrate)."""
     return Enum(enum_class, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+def prebuilt(build: Callable[[str], S]) -> Callable[[Session], S]:
+    """Build a statement once per database dialect and hand the same object to every request.
+
+    Why: building a ``select()`` costs more Python than running it (argument coercion, labels, and a
+    fresh cache key each time); a statement object built once keeps its cache key, so SQLAlchemy goes
+    straight to the compiled form. The hot paths of the gate (session, candidates, facts, load) use
+    this; values are passed as bound parameters, never built into the statement.
+    """
+    built: dict[str, S] = {}
+
+    @functools.wraps(build)
+    def get(session: Session) -> S:
+        name = session.get_bind().dialect.name
+        statement = built.get(name)
+        if statement is None:
+            statement = built[name] = build(name)
+        return statement
+
+    return get
+
+
+def any_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN (:name)``, where ``name`` is bound to a list at execution.
+
+    On PostgreSQL it is ``column = ANY(:name)`` with one array parameter: the SQL text is the same
+    whatever the list's length, so psycopg prepares it once per connection and the server plans it once
+    (an expanding ``IN`` changes text with every count and is parsed and planned afresh). SQLite has no
+    arrays, so there it is an expanding ``IN``.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def make_engine(url: str) -> Engine:

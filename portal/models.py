@@ -15,7 +15,7 @@ from portal.families.models import (
 )
 from portal.organisations.models import Organisation, User, UserRole
 from referrals.models import NominatedPerson, Nomination, NominationEvent
-from sharing_protocols.models import ProtocolFlow, ProtocolParty, SharingProtocol
+from sharing_protocols.models import ProtocolFlow, ProtocolParty, SharingProtocol, SharingRegisterState
 
 __all__ = [
     "Base",
@@ -39,6 +39,7 @@ __all__ = [
     "ServerSession",
     "ServiceRelationship",
     "SharingProtocol",
+    "SharingRegisterState",
     "User",
     "UserRole",
 ]

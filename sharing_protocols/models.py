@@ -12,7 +12,17 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, enum_type, utcnow
@@ -83,3 +93,18 @@ class ProtocolFlow(Base):
     direction: Mapped[str] = mapped_column(String(24), primary_key=True)
 
     protocol: Mapped[SharingProtocol] = relationship(back_populates="flows")
+
+
+class SharingRegisterState(Base):
+    """One row: a counter the database bumps (by trigger) whenever a protocol or notice version changes.
+
+    App processes cache the register in memory and compare this counter on every request, in the same
+    statement as the request's other facts (``portal.access``), so a change takes effect at once
+    everywhere without the register being read on every request. See migration 0006.
+    """
+
+    __tablename__ = "sharing_register_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -22,7 +22,8 @@ covered; the detail of each sector concern (``Tier.DETAIL``) needs that concern'
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -324,24 +325,34 @@ def _label(labels: Mapping[str, str], value: str) -> str:
     return labels.get(value) or value.replace("_", " ")
 
 
+@functools.cache
 def _kind_words(kind: str) -> str:
     """Plural words for an organisation kind, mid-sentence ("gp_practice" -> "GP practices")."""
     return _label(_ORGANISATION_KINDS, kind)
 
 
+@functools.cache
 def _category_words(category: str) -> str:
     """Lower-case words for a data category, mid-sentence ("crime_asb" -> "crime and anti-social behaviour")."""
     return _label(_CATEGORIES, category)
 
 
+@functools.cache
+def _sharing_words(category: str) -> str:
+    return f"sharing information about {_category_words(category)}"
+
+
+@functools.cache
 def _purpose_label(purpose: str) -> str:
     return _label(_PURPOSES, purpose)
 
 
+@functools.lru_cache(maxsize=4096)
 def _long_date(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+@functools.cache
 def _flow_phrase(category: str, kind: str, direction: str) -> str:
     """E.g. "the council sharing information about health with GP practices"."""
     what = f"information about {_category_words(category)}"
@@ -358,6 +369,32 @@ def _flow_phrase(category: str, kind: str, direction: str) -> str:
 def _within(on: date, valid_from: date, valid_to: date | None) -> bool:
     """Inclusive at both ends; an open end (None) never closes."""
     return valid_from <= on and (valid_to is None or on <= valid_to)
+
+
+class _Shared:
+    """What every subject of one request has in common, worked out once for all of them.
+
+    The protocol checks depend only on the actor, the request and the protocols, and most reasons'
+    sentences only on a category and a notice version, so a list of a hundred people decides the
+    protocol for each category once and builds each sentence once. It holds no facts of its own: a
+    decision made with it is exactly the decision made without it (``decide_many`` is tested against
+    ``decide``).
+    """
+
+    __slots__ = ("actor", "protocols", "reasons", "request", "results")
+
+    def __init__(self, actor: Actor, request: Request, protocols: tuple[Protocol, ...]) -> None:
+        self.actor, self.request, self.protocols = actor, request, protocols
+        #: category -> (the protocol reason, the protocol relied on or None)
+        self.results: dict[str, tuple[Reason, Protocol | None]] = {}
+        #: reasons built once per key (a sentence costs more than the rule it explains)
+        self.reasons: dict[tuple[object, ...], Reason] = {}
+
+    def reason(self, key: tuple[object, ...], build: Callable[[], Reason]) -> Reason:
+        found = self.reasons.get(key)
+        if found is None:
+            found = self.reasons[key] = build()
+        return found
 
 
 def _check_role(actor: Actor, action: Action) -> Reason:
@@ -384,7 +421,7 @@ def _check_break_glass_reason(request: Request) -> Reason:
     )
 
 
-def _check_relationship(facts: Facts) -> Reason:
+def _check_relationship(facts: Facts, shared: _Shared) -> Reason:
     actor, subject, on = facts.actor, facts.subject, facts.request.on
     live = sorted(
         (
@@ -397,8 +434,15 @@ def _check_relationship(facts: Facts) -> Reason:
         key=lambda r: (r.kind, r.valid_from, r.valid_to or date.max),
     )
     if live:
-        how = _label(_RELATIONSHIP_KINDS, live[0].kind)
-        return Reason("relationship_live", f"Your organisation currently serves this person ({how}).", True)
+        kind = live[0].kind
+        return shared.reason(
+            ("relationship_live", kind),
+            lambda: Reason(
+                "relationship_live",
+                f"Your organisation currently serves this person ({_label(_RELATIONSHIP_KINDS, kind)}).",
+                True,
+            ),
+        )
     if subject.lead_professional_user_id is not None and subject.lead_professional_user_id == actor.user_id:
         return Reason("lead_professional", "You are the lead professional for this person's family.", True)
     if facts.request.break_glass:
@@ -490,72 +534,91 @@ def _objections_to(facts: Facts, category: str) -> list[Objection]:
     )
 
 
-def _check_category(facts: Facts, category: str) -> tuple[list[Reason], Grant | None]:
-    """Protocol, then notice, then objections, for one category; stops at the first failure.
-
-    Returns the reasons and, when every check passed, the grant the category relies on.
-    """
+def _protocol_result(facts: Facts, category: str, shared: _Shared) -> tuple[Reason, Protocol | None]:
+    """The protocol check for one category: the same for every subject of a request, so done once."""
+    found = shared.results.get(category)
+    if found is not None:
+        return found
     request, kind = facts.request, facts.actor.organisation_kind
     flow = _flow_phrase(category, kind, request.direction)
     purpose = _purpose_label(request.purpose)
-    reasons: list[Reason] = []
-
     protocol = _protocol_for(facts, category)
     if protocol is None:
-        reasons.append(
-            Reason(
-                "no_protocol",
-                f"No sharing protocol in force covers {flow} for {purpose}.{_why_not_in_force(facts, category)}",
-                False,
-                _ADVICE_PROTOCOL,
-                category,
-            )
+        reason = Reason(
+            "no_protocol",
+            f"No sharing protocol in force covers {flow} for {purpose}.{_why_not_in_force(facts, category)}",
+            False,
+            _ADVICE_PROTOCOL,
+            category,
         )
-        return reasons, None
-    reasons.append(
-        Reason(
+    else:
+        reason = Reason(
             "protocol_in_force",
             f"Sharing protocol {protocol.reference} covers {flow} for {purpose}.",
             True,
             category=category,
         )
-    )
+    shared.results[category] = (reason, protocol)
+    return reason, protocol
+
+
+def _check_category(facts: Facts, category: str, shared: _Shared) -> tuple[list[Reason], Grant | None]:
+    """Protocol, then notice, then objections, for one category; stops at the first failure.
+
+    Returns the reasons and, when every check passed, the grant the category relies on.
+    """
+    request, kind = facts.request, facts.actor.organisation_kind
+    protocol_reason, protocol = _protocol_result(facts, category, shared)
+    reasons = [protocol_reason]
+    if protocol is None:
+        return reasons, None
 
     notice = _notice_for(facts, category)
     if notice is not None:
         reasons.append(
-            Reason(
-                "notice_covers",
-                f"The fair processing notice given to this family ({notice.version_ref}, "
-                f"{_long_date(notice.given_on)}) covers {flow}.",
-                True,
-                category=category,
+            shared.reason(
+                ("notice_covers", category, notice.version_ref, notice.given_on),
+                lambda: Reason(
+                    "notice_covers",
+                    f"The fair processing notice given to this family ({notice.version_ref}, "
+                    f"{_long_date(notice.given_on)}) covers {_flow_phrase(category, kind, request.direction)}.",
+                    True,
+                    category=category,
+                ),
             )
         )
     elif request.break_glass:
         reasons.append(
-            Reason(
-                "notice_waived_break_glass",
-                f"No fair processing notice given to this family covers {flow}. "
-                "Emergency (break-glass) access was used instead and will be reviewed.",
-                True,
-                category=category,
+            shared.reason(
+                ("notice_waived_break_glass", category),
+                lambda: Reason(
+                    "notice_waived_break_glass",
+                    f"No fair processing notice given to this family covers "
+                    f"{_flow_phrase(category, kind, request.direction)}. "
+                    "Emergency (break-glass) access was used instead and will be reviewed.",
+                    True,
+                    category=category,
+                ),
             )
         )
     else:
         reasons.append(
-            Reason(
-                "no_notice",
-                f"No fair processing notice given to this family covers {flow}.",
-                False,
-                _ADVICE_NOTICE,
-                category,
+            shared.reason(
+                ("no_notice", category),
+                lambda: Reason(
+                    "no_notice",
+                    f"No fair processing notice given to this family covers "
+                    f"{_flow_phrase(category, kind, request.direction)}.",
+                    False,
+                    _ADVICE_NOTICE,
+                    category,
+                ),
             )
         )
         return reasons, None
 
-    objections = _objections_to(facts, category)
-    what = f"sharing information about {_category_words(category)}"
+    objections = _objections_to(facts, category) if facts.objections else []
+    what = _sharing_words(category)
     upheld = [o for o in objections if o.upheld]
     if upheld:
         reasons.append(
@@ -580,7 +643,12 @@ def _check_category(facts: Facts, category: str) -> tuple[list[Reason], Grant | 
                 )
             )
     else:
-        reasons.append(Reason("no_objection", f"This person has not objected to {what}.", True, category=category))
+        reasons.append(
+            shared.reason(
+                ("no_objection", category),
+                lambda: Reason("no_objection", f"This person has not objected to {what}.", True, category=category),
+            )
+        )
 
     grant = Grant(
         category=category,
@@ -640,13 +708,43 @@ def decide(facts: Facts) -> Decision:
     Raises:
         ValueError: if the action is decided by role alone (use :func:`decide_action`).
     """
+    return _decide(facts, _Shared(facts.actor, facts.request, facts.protocols))
+
+
+def decide_many(
+    actor: Actor,
+    request: Request,
+    protocols: tuple[Protocol, ...],
+    subjects: Sequence[tuple[Subject, tuple[Relationship, ...], tuple[NoticeGiven, ...], tuple[Objection, ...]]],
+) -> list[Decision]:
+    """Decide one request about many subjects (a list page): exactly ``decide`` for each, faster.
+
+    Everything that depends only on the actor, the request and the protocols (which protocol covers
+    each category, and the sentences explaining it) is worked out once for the whole list instead of
+    once per person; a list of a hundred flagged people is most of the gate's work otherwise.
+
+    Args:
+        subjects: for each subject, the subject and its own relationships, notices and objections, as
+            they would go into its ``Facts``.
+
+    Returns:
+        One decision per subject, in order, each equal to ``decide`` on that subject's facts.
+    """
+    shared = _Shared(actor, request, protocols)
+    return [
+        _decide(Facts(actor, request, subject, relationships, protocols, notices, objections), shared)
+        for subject, relationships, notices, objections in subjects
+    ]
+
+
+def _decide(facts: Facts, shared: _Shared) -> Decision:
     actor, request, subject = facts.actor, facts.request, facts.subject
     if request.action in ROLE_ONLY_ACTIONS:
         raise ValueError(f"{request.action} is decided by role alone: use decide_action")
     break_glass = request.break_glass
     reasons: list[Reason] = []
 
-    role = _check_role(actor, request.action)
+    role = shared.reason(("role", request.action), lambda: _check_role(actor, request.action))
     reasons.append(role)
     if not role.passed:
         return _denied(reasons, break_glass)
@@ -657,19 +755,19 @@ def decide(facts: Facts) -> Decision:
         if not given.passed:
             return _denied(reasons, break_glass)
 
-    relationship = _check_relationship(facts)
+    relationship = _check_relationship(facts, shared)
     reasons.append(relationship)
     if not relationship.passed:
         return _denied(reasons, break_glass)
 
-    membership_reasons, membership = _check_category(facts, PROGRAMME_MEMBERSHIP)
+    membership_reasons, membership = _check_category(facts, PROGRAMME_MEMBERSHIP, shared)
     reasons.extend(membership_reasons)
     if membership is None:
         return _denied(reasons, break_glass)
 
     grants = [membership]
     for category in sorted(subject.categories - {PROGRAMME_MEMBERSHIP}):
-        category_reasons, grant = _check_category(facts, category)
+        category_reasons, grant = _check_category(facts, category, shared)
         reasons.extend(category_reasons)
         if grant is not None:
             grants.append(grant)

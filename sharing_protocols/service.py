@@ -19,7 +19,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from sharing_protocols import policy
-from sharing_protocols.models import ProtocolFlow, ProtocolParty, ProtocolStatus, SharingProtocol
+from sharing_protocols.models import (
+    ProtocolFlow,
+    ProtocolParty,
+    ProtocolStatus,
+    SharingProtocol,
+    SharingRegisterState,
+)
 from sharing_protocols.vocabulary import CATEGORIES, DIRECTIONS, PURPOSES
 from sharing_protocols.yaml_register import (
     Build,
@@ -206,34 +212,25 @@ def save_protocols(
 _P, _PP, _PF = SharingProtocol.__table__, ProtocolParty.__table__, ProtocolFlow.__table__
 
 
-def protocol_facts(session: Session, organisation_id: uuid.UUID, organisation_kind: str) -> tuple[policy.Protocol, ...]:
-    """Every protocol naming this organisation or its kind, whatever its status and dates, in one query.
+_PROTOCOL_COLUMNS = (
+    _P.c.id,
+    _P.c.reference,
+    _P.c.version,
+    _P.c.status,
+    _P.c.valid_from,
+    _P.c.valid_to,
+    _P.c.lawful_basis,
+    _PP.c.organisation_id,
+    _PP.c.organisation_kind,
+    _PF.c.category,
+    _PF.c.purpose,
+    _PF.c.direction,
+)
+_PROTOCOL_JOINS = _P.outerjoin(_PP, _PP.c.protocol_id == _P.c.id).outerjoin(_PF, _PF.c.protocol_id == _P.c.id)
 
-    The policy, not the query, decides which are in force on the day, so that the reasons it gives
-    ("the protocol expired on ...") can be explained and tested as plain facts.
-    """
-    naming = select(_PP.c.protocol_id).where(
-        or_(_PP.c.organisation_id == organisation_id, _PP.c.organisation_kind == organisation_kind)
-    )
-    rows = session.execute(
-        select(
-            _P.c.id,
-            _P.c.reference,
-            _P.c.version,
-            _P.c.status,
-            _P.c.valid_from,
-            _P.c.valid_to,
-            _P.c.lawful_basis,
-            _PP.c.organisation_id,
-            _PP.c.organisation_kind,
-            _PF.c.category,
-            _PF.c.purpose,
-            _PF.c.direction,
-        )
-        .select_from(_P.outerjoin(_PP, _PP.c.protocol_id == _P.c.id).outerjoin(_PF, _PF.c.protocol_id == _P.c.id))
-        .where(_P.c.id.in_(naming))
-        .order_by(_P.c.reference, _P.c.version)
-    ).all()
+
+def _fold_protocols(rows: Sequence[Any]) -> tuple[policy.Protocol, ...]:
+    """One policy ``Protocol`` per protocol from its rows joined to its parties and flows."""
     found: dict[uuid.UUID, tuple[Any, set[str], set[str], set[policy.Flow]]] = {}
     for r in rows:
         entry = found.setdefault(r.id, (r, set(), set(), set()))
@@ -257,6 +254,38 @@ def protocol_facts(session: Session, organisation_id: uuid.UUID, organisation_ki
         )
         for r, orgs, kinds, flows in found.values()
     )
+
+
+def protocol_facts(session: Session, organisation_id: uuid.UUID, organisation_kind: str) -> tuple[policy.Protocol, ...]:
+    """Every protocol naming this organisation or its kind, whatever its status and dates, in one query.
+
+    The policy, not the query, decides which are in force on the day, so that the reasons it gives
+    ("the protocol expired on ...") can be explained and tested as plain facts. (The gate itself uses
+    the in-memory register, ``portal.access``; this reads the tables directly.)
+    """
+    naming = select(_PP.c.protocol_id).where(
+        or_(_PP.c.organisation_id == organisation_id, _PP.c.organisation_kind == organisation_kind)
+    )
+    rows = session.execute(
+        select(*_PROTOCOL_COLUMNS)
+        .select_from(_PROTOCOL_JOINS)
+        .where(_P.c.id.in_(naming))
+        .order_by(_P.c.reference, _P.c.version)
+    ).all()
+    return _fold_protocols(rows)
+
+
+def all_protocol_facts(session: Session) -> tuple[policy.Protocol, ...]:
+    """Every protocol in the register, whoever its parties, as the policy reads them (for the cache)."""
+    rows = session.execute(
+        select(*_PROTOCOL_COLUMNS).select_from(_PROTOCOL_JOINS).order_by(_P.c.reference, _P.c.version)
+    ).all()
+    return _fold_protocols(rows)
+
+
+def register_version(session: Session) -> int:
+    """The counter the database bumps on every change to the register (migration 0006)."""
+    return int(session.execute(select(SharingRegisterState.version).where(SharingRegisterState.id == 1)).scalar_one())
 
 
 def list_protocols(session: Session) -> Sequence[SharingProtocol]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
@@ -35,6 +35,23 @@ def _hash(token: str) -> str:
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@db.prebuilt
+def _session_statement(dialect: str) -> Select[Any]:
+    """The session row, its user, their organisation and roles: every signed-in request runs it."""
+    return (
+        select(
+            ServerSession.data,
+            ServerSession.created_at,
+            ServerSession.last_seen_at,
+            ServerSession.expires_at,
+            *current.USER_COLUMNS,
+        )
+        .outerjoin(User, User.id == ServerSession.user_id)
+        .outerjoin(Organisation, Organisation.id == User.organisation_id)
+        .where(ServerSession.token_hash == bindparam("token_hash"))
+    )
 
 
 class DatabaseSession(CallbackDict, SessionMixin):
@@ -88,22 +105,8 @@ class DatabaseSessionInterface(SessionInterface):
             return DatabaseSession()
         now = datetime.now(UTC)
         idle, _absolute = self._limits(app)
-        row = (
-            db.session()
-            .execute(
-                select(
-                    ServerSession.data,
-                    ServerSession.created_at,
-                    ServerSession.last_seen_at,
-                    ServerSession.expires_at,
-                    *current.USER_COLUMNS,
-                )
-                .outerjoin(User, User.id == ServerSession.user_id)
-                .outerjoin(Organisation, Organisation.id == User.organisation_id)
-                .where(ServerSession.token_hash == _hash(token))
-            )
-            .one_or_none()
-        )
+        request_session = db.session()
+        row = request_session.execute(_session_statement(request_session), {"token_hash": _hash(token)}).one_or_none()
         if row is None:
             return DatabaseSession()
         if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:

@@ -2,8 +2,9 @@
 
 Every function here goes through the gate (``portal.access``): it builds the subjects (person,
 family, lead professional, categories of concern: facts, not identities), asks the gate for a
-decision per subject, has the access logged, and only then decrypts and returns what the decision
-allows. Categories the decision does not grant are never loaded into the result.
+decision per subject, loads and decrypts only what the decisions allow, has the access logged (the
+last statement, so the chain head is locked for as short a time as possible) and only then returns it.
+Categories the decision does not grant are never fetched.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import CompoundSelect, Select, and_, bindparam, func, or_, select, union
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from portal.access import AccessContext, check, deny, record, relationship_facts
 from portal.audit.events import EventType
 from portal.crypto import blind_index
+from portal.db import any_of, prebuilt
 from portal.families.identifiers import clean_nhs_number, clean_upn, normalise_name
 from portal.families.models import (
     BreakGlassAccess,
@@ -117,38 +120,85 @@ def _view_request(on: date, break_glass_reason: str | None = None) -> policy.Req
     )
 
 
-def _live_flags(on: date) -> ColumnElement[bool]:
+_F, _FAM, _FC = Flag.__table__, Family.__table__, FlagConcern.__table__
+_SR, _P = ServiceRelationship.__table__, Person.__table__
+_U, _O = User.__table__, Organisation.__table__
+
+
+def _live(on: Any) -> ColumnElement[bool]:
+    """Flags partners may see on ``on``: not removed, not ended, in an open family."""
     return and_(
-        Flag.removed_at.is_(None),
-        or_(Flag.ends_on.is_(None), Flag.ends_on >= on),
-        Family.status == FamilyStatus.OPEN,
+        _F.c.removed_at.is_(None), or_(_F.c.ends_on.is_(None), _F.c.ends_on >= on), _FAM.c.status == FamilyStatus.OPEN
     )
 
 
-def _candidates(session: Session, where: ColumnElement[bool], on: date) -> list[_Candidate]:
-    """Live flags matching ``where``, one per person (the newest), as policy subjects: one query, the
-    flag's categories comma-joined by the database beside it."""
+def _candidate_select() -> Select[Any]:
     categories = (
-        select(func.aggregate_strings(FlagConcern.category, ","))
-        .where(FlagConcern.flag_id == Flag.id)
-        .correlate(Flag)
+        select(func.aggregate_strings(_FC.c.category, ","))
+        .where(_FC.c.flag_id == _F.c.id)
+        .correlate(_F)
         .scalar_subquery()
     )
-    rows = session.execute(
-        select(
-            Flag.id,
-            Flag.person_id,
-            Flag.family_id,
-            Flag.raised_at,
-            Family.lead_professional_id,
-            categories.label("categories"),
+    return select(
+        _F.c.id,
+        _F.c.person_id,
+        _F.c.family_id,
+        _F.c.raised_at,
+        _FAM.c.lead_professional_id,
+        categories.label("categories"),
+    ).select_from(_F.join(_FAM, _FAM.c.id == _F.c.family_id))
+
+
+@prebuilt
+def _candidates_of_person(dialect: str) -> Select[Any]:
+    """The live flags of one person (a flag page)."""
+    return (
+        _candidate_select()
+        .where(_live(bindparam("on")), _F.c.person_id == bindparam("person"))
+        .order_by(_F.c.raised_at.desc(), _F.c.person_id)
+    )
+
+
+def _served_selects(dialect: str, only_people: bool) -> CompoundSelect:
+    """Live flags of the people the organisation serves on ``on``, and of families the user leads.
+
+    Two selects unioned rather than one ``OR``: with the OR, PostgreSQL joined every live flag with
+    every open family (bench/README.md); as a union each half uses its own index. With ``only_people``,
+    both halves are narrowed to the people found by an NHS number or UPN search.
+    """
+    served = (
+        _candidate_select()
+        .join(_SR, _SR.c.person_id == _F.c.person_id)
+        .where(
+            _live(bindparam("on")),
+            _SR.c.organisation_id == bindparam("organisation"),
+            _SR.c.valid_from <= bindparam("on"),
+            or_(_SR.c.valid_to.is_(None), _SR.c.valid_to >= bindparam("on")),
         )
-        .join(Family, Family.id == Flag.family_id)
-        .where(_live_flags(on), where)
-        .order_by(Flag.raised_at.desc(), Flag.person_id)
-    ).all()
+    )
+    led = _candidate_select().where(_live(bindparam("on")), _FAM.c.lead_professional_id == bindparam("user"))
+    if only_people:
+        served = served.where(any_of(_F.c.person_id, "people", dialect))
+        led = led.where(any_of(_F.c.person_id, "people", dialect))
+    both = union(served, led)
+    return both.order_by(both.selected_columns.raised_at.desc(), both.selected_columns.person_id)
+
+
+@prebuilt
+def _candidates_served(dialect: str) -> CompoundSelect:
+    return _served_selects(dialect, only_people=False)
+
+
+@prebuilt
+def _candidates_served_among(dialect: str) -> CompoundSelect:
+    return _served_selects(dialect, only_people=True)
+
+
+def _candidates(session: Session, statement: Executable, params: dict[str, Any]) -> list[_Candidate]:
+    """Live flags from one of the candidate statements, one per person (the newest), as policy
+    subjects: one query, the flag's categories comma-joined by the database beside it."""
     newest: dict[uuid.UUID, Any] = {}
-    for row in rows:
+    for row in session.execute(statement, params):
         newest.setdefault(row.person_id, row)
     return [
         _Candidate(
@@ -165,20 +215,66 @@ def _candidates(session: Session, where: ColumnElement[bool], on: date) -> list[
     ]
 
 
-def _served_by(ctx: AccessContext, on: date) -> ColumnElement[bool]:
-    """Flags of people the organisation serves on ``on``, or in families this user leads.
+def _candidates_for(session: Session, person_id: uuid.UUID, on: date) -> list[_Candidate]:
+    return _candidates(session, _candidates_of_person(session), {"on": on, "person": person_id})
 
-    Written as ``flag.id IN (... UNION ...)`` rather than ``person IN (served) OR lead = me``: with the
-    OR, PostgreSQL joined every live flag with every open family (bench/README.md); as a union each
-    half uses its own index.
-    """
-    served = select(ServiceRelationship.person_id).where(
-        ServiceRelationship.organisation_id == ctx.organisation_id,
-        ServiceRelationship.valid_from <= on,
-        or_(ServiceRelationship.valid_to.is_(None), ServiceRelationship.valid_to >= on),
+
+def _served_candidates(
+    session: Session, ctx: AccessContext, on: date, among: list[uuid.UUID] | None = None
+) -> list[_Candidate]:
+    params: dict[str, Any] = {"on": on, "organisation": ctx.organisation_id, "user": ctx.user_id}
+    if among is None:
+        return _candidates(session, _candidates_served(session), params)
+    return _candidates(session, _candidates_served_among(session), {**params, "people": among})
+
+
+@prebuilt
+def _people_statement(dialect: str) -> Select[Any]:
+    """Person, flag, family and lead professional, for the flags a decision permitted."""
+    lead = _U.alias("lead")
+    return (
+        select(
+            _F.c.id.label("flag_id"),
+            _F.c.raised_at,
+            _F.c.review_on,
+            _F.c.ends_on,
+            _F.c.family_told,
+            _FAM.c.reference,
+            _P.c.id,
+            _P.c.given_name,
+            _P.c.family_name,
+            _P.c.date_of_birth,
+            _P.c.nhs_number,
+            _P.c.upn,
+            lead.c.display_name.label("lead_name"),
+            lead.c.job_title.label("lead_job_title"),
+            lead.c.email.label("lead_email"),
+            lead.c.phone.label("lead_phone"),
+            _O.c.name.label("lead_organisation"),
+        )
+        .select_from(
+            _F.join(_FAM, _FAM.c.id == _F.c.family_id)
+            .join(_P, _P.c.id == _F.c.person_id)
+            .outerjoin(lead, lead.c.id == _FAM.c.lead_professional_id)
+            .outerjoin(_O, _O.c.id == lead.c.organisation_id)
+        )
+        .where(any_of(_F.c.id, "flags", dialect))
     )
-    led = select(Flag.id).join(Family, Family.id == Flag.family_id).where(Family.lead_professional_id == ctx.user_id)
-    return Flag.id.in_(select(Flag.id).where(Flag.person_id.in_(served)).union(led))
+
+
+@prebuilt
+def _names_statement(dialect: str) -> Select[Any]:
+    return select(_P.c.id, _P.c.given_name, _P.c.family_name).where(any_of(_P.c.id, "people", dialect))
+
+
+@prebuilt
+def _concerns_statement(dialect: str) -> Select[Any]:
+    """The granted concerns of those flags (only granted categories are fetched, so decrypted)."""
+    return (
+        select(_FC.c.flag_id, _FC.c.category, _FC.c.detail)
+        .where(any_of(_FC.c.flag_id, "flags", dialect), any_of(_FC.c.category, "categories", dialect))
+        .order_by(_FC.c.flag_id, _FC.c.category)
+    )
 
 
 def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]) -> list[FlaggedPerson]:
@@ -191,42 +287,11 @@ def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]
         return []
     flag_ids = [c.flag_id for c, _ in chosen]
     granted = set().union(*(d.categories for _, d in chosen))
-    lead = aliased(User)
-    rows = {
-        r.flag_id: r
-        for r in session.execute(
-            select(
-                Flag.id.label("flag_id"),
-                Flag.raised_at,
-                Flag.review_on,
-                Flag.ends_on,
-                Flag.family_told,
-                Family.reference,
-                Person.id,
-                Person.given_name,
-                Person.family_name,
-                Person.date_of_birth,
-                Person.nhs_number,
-                Person.upn,
-                lead.display_name.label("lead_name"),
-                lead.job_title.label("lead_job_title"),
-                lead.email.label("lead_email"),
-                lead.phone.label("lead_phone"),
-                Organisation.name.label("lead_organisation"),
-            )
-            .join(Family, Family.id == Flag.family_id)
-            .join(Person, Person.id == Flag.person_id)
-            .outerjoin(lead, lead.id == Family.lead_professional_id)
-            .outerjoin(Organisation, Organisation.id == lead.organisation_id)
-            .where(Flag.id.in_(flag_ids))
-        )
-    }
+    rows = {r.flag_id: r for r in session.execute(_people_statement(session), {"flags": flag_ids})}
     concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
     if granted:
         for flag_id, category, detail in session.execute(
-            select(FlagConcern.flag_id, FlagConcern.category, FlagConcern.detail)
-            .where(FlagConcern.flag_id.in_(flag_ids), FlagConcern.category.in_(granted))
-            .order_by(FlagConcern.flag_id, FlagConcern.category)
+            _concerns_statement(session), {"flags": flag_ids, "categories": sorted(granted)}
         ):
             concerns[flag_id].append((category, detail))
     result = []
@@ -286,29 +351,29 @@ def list_flagged(session: Session, ctx: AccessContext, *, page: int = 1, query: 
     """
     on = ctx.today
     query = query.strip()
-    where = _served_by(ctx, on)
     kind = ""
+    among: list[uuid.UUID] | None = None
     if query:
         found = find_person_ids(session, query)
         if found:
-            kind, ids = found
-            where = and_(where, Flag.person_id.in_(ids))
+            kind, among = found
         elif any(ch.isdigit() for ch in query):
             raise InvalidSearch("Enter a valid NHS number (10 digits) or UPN (13 characters), or a name")
         elif len(normalise_name(query)) < 2:
             raise InvalidSearch("Enter at least 2 letters of a name")
         else:
             kind = "name"
-    candidates = _candidates(session, where, on)
+    candidates = _served_candidates(session, ctx, on, among)
     request = _view_request(on)
     decisions = check(session, ctx, request, [c.subject for c in candidates])
     visible = [(c, decisions[c.subject.person_id]) for c in candidates if decisions[c.subject.person_id].permitted]
     if kind == "name":
         wanted = normalise_name(query)
+        # only the names of people the policy has just permitted this user to see, to filter them
         names = {
-            p.id: normalise_name(p.full_name)
-            for p in session.scalars(
-                select(Person).where(Person.id.in_([uuid.UUID(c.subject.person_id) for c, _ in visible]))
+            person: normalise_name(f"{given} {family}")
+            for person, given, family in session.execute(
+                _names_statement(session), {"people": [uuid.UUID(c.subject.person_id) for c, _ in visible]}
             )
         }
         visible = [(c, d) for c, d in visible if wanted in names[uuid.UUID(c.subject.person_id)]]
@@ -318,8 +383,9 @@ def list_flagged(session: Session, ctx: AccessContext, *, page: int = 1, query: 
     detail = {"page": str(page), "results": str(len(visible))}
     if query:
         detail["search_by"] = kind
+    people = _load(session, chosen)
     record(session, ctx, event, request, [(c.subject, d) for c, d in chosen], detail=detail)
-    return FlagPage(people=_load(session, chosen), total=len(visible), page=page, per_page=PER_PAGE, query=query)
+    return FlagPage(people=people, total=len(visible), page=page, per_page=PER_PAGE, query=query)
 
 
 def get_flag_for(session: Session, ctx: AccessContext, person_id: uuid.UUID) -> FlaggedPerson:
@@ -334,7 +400,7 @@ def get_flag_for(session: Session, ctx: AccessContext, person_id: uuid.UUID) -> 
     """
     on = ctx.today
     request = _view_request(on)
-    candidates = _candidates(session, Flag.person_id == person_id, on)
+    candidates = _candidates_for(session, person_id, on)
     if not candidates:
         subject = policy.Subject(str(person_id), "", None, frozenset())
         relationships = relationship_facts(session, ctx.organisation_id, [person_id])
@@ -347,8 +413,9 @@ def get_flag_for(session: Session, ctx: AccessContext, person_id: uuid.UUID) -> 
     decision = check(session, ctx, request, [candidate.subject])[candidate.subject.person_id]
     if not decision.permitted:
         deny(session, ctx, request, decision, candidate.subject, attempted=EventType.FLAG_VIEWED)
+    person = _load(session, [(candidate, decision)])[0]
     record(session, ctx, EventType.FLAG_VIEWED, request, [(candidate.subject, decision)])
-    return _load(session, [(candidate, decision)])[0]
+    return person
 
 
 def _nothing(decision: policy.Decision) -> policy.Decision:
@@ -433,7 +500,7 @@ def view_break_glass(session: Session, ctx: AccessContext, grant_id: uuid.UUID) 
     on = ctx.today
     request = _view_request(on, grant.reason)
     detail = {"break_glass_id": str(grant.id)}
-    candidates = _candidates(session, Flag.person_id == grant.person_id, on) if grant.person_id else []
+    candidates = _candidates_for(session, grant.person_id, on) if grant.person_id else []
     if not candidates:
         # nobody with that identifier, or nobody flagged: nothing about a family is disclosed
         subject = policy.Subject(str(grant.person_id or ""), "", None, frozenset())
@@ -455,8 +522,9 @@ def view_break_glass(session: Session, ctx: AccessContext, grant_id: uuid.UUID) 
             attempted=EventType.FLAG_BREAK_GLASS_VIEWED,
             detail=detail,
         )
+    person = _load(session, [(candidate, decision)])[0]
     record(session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, request, [(candidate.subject, decision)], detail=detail)
-    return _load(session, [(candidate, decision)])[0]
+    return person
 
 
 def find_family_id(session: Session, reference: str) -> uuid.UUID | None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from portal import db
+from portal import access, db
 from portal.access import AccessDenied, AuditUnavailable
 from portal.auth.rules import Role, requires
 from portal.context import access_context
@@ -45,6 +45,7 @@ def list_flags() -> ResponseReturnValue:
     query = (form.q.data or "").strip() if form.validate() else ""
     try:
         result = service.list_flagged(db.session(), access_context(), page=page_number, query=query)
+        access.commit(db.session())
     except service.InvalidSearch as exc:
         # nothing was read, so nothing is shown or logged: the user corrects the search
         form.q.errors = [str(exc)]
@@ -59,6 +60,7 @@ def show_flag(person_id: uuid.UUID) -> ResponseReturnValue:
     """Show one person's flag, as far as a protocol and the family's notice allow."""
     try:
         person = service.get_flag_for(db.session(), access_context(), person_id)
+        access.commit(db.session())
     except service.NotFlagged:
         db.session().commit()  # the look-up is logged even though there is nothing to show
         return render_template("families/not_flagged.html"), 404
@@ -96,6 +98,7 @@ def view_break_glass(grant_id: uuid.UUID) -> ResponseReturnValue:
     """Show the flag an emergency access was granted for; every view is logged for review."""
     try:
         person = service.view_break_glass(db.session(), access_context(), grant_id)
+        access.commit(db.session())
     except service.GrantExpired:
         abort(404)
     if person is None:

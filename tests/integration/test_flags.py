@@ -141,12 +141,33 @@ def test_family_without_a_notice_is_refused_with_the_notice_reason(app):
 
 
 def test_suspending_a_protocol_stops_its_flows_at_once(app):
+    assert listed(app, "gp.practitioner")  # the register is now held in memory by this process
     with app.app_context():
         register = load_register_text(resources.files("portal.demo").joinpath("sharing_register.yaml").read_text())
         for protocol in register["protocols"]:
             if protocol["reference"] == "ISP-SF-GP":
                 protocol["status"] = "suspended"
         import_register(db.session(), register)
+        db.session().commit()
+    assert listed(app, "gp.practitioner") == {}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE sharing_protocol SET status = 'suspended' WHERE reference = 'ISP-SF-GP'",
+        "DELETE FROM protocol_flow WHERE category = 'programme_membership' AND protocol_id IN "
+        "(SELECT id FROM sharing_protocol WHERE reference = 'ISP-SF-GP')",
+        "DELETE FROM protocol_party WHERE organisation_kind = 'gp_practice'",
+        "DELETE FROM notice_coverage WHERE recipient_kind = 'gp_practice' AND category = 'programme_membership'",
+    ],
+)
+def test_any_change_to_the_register_tables_reaches_the_next_request(app, change):
+    """The register is cached per process; a change by any writer (here plain SQL, as a DBA might) bumps
+    the database's counter by trigger, so the very next request decides on the new register."""
+    assert listed(app, "gp.practitioner")
+    with app.app_context():
+        db.session().execute(text(change))
         db.session().commit()
     assert listed(app, "gp.practitioner") == {}
 
@@ -178,6 +199,9 @@ def test_a_list_page_makes_the_same_number_of_queries_whatever_the_number_of_peo
             event.remove(engine, "before_cursor_execute", listener)
         return len(statements)
 
+    # the first request of a process loads the sharing register into memory (three statements, once per
+    # change of the register, not per request): take it out of the comparison
+    page_of(app, "gp.practitioner")
     many = count("gp.practitioner")  # 50 people on the page
     few = count("rsl.practitioner")  # 2 people
     assert len(page_of(app, "gp.practitioner").people) == 50 and len(page_of(app, "rsl.practitioner").people) == 2

@@ -41,6 +41,7 @@ from sharing_protocols.policy import (
     Tier,
     decide,
     decide_action,
+    decide_many,
 )
 
 PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -453,3 +454,39 @@ def test_decide_action_permits_exactly_when_the_role_is_allowed(actor, action):
     assert decision.permitted is bool(actor.roles & ROLE_ACTIONS[action])
     assert decision.tier is Tier.NOTHING
     assert decision.failed == (() if decision.permitted else decision.reasons)
+
+
+# ---------------------------------------------------------------------------------- many at once
+
+
+@st.composite
+def many_subjects(draw) -> list[Facts]:
+    """Facts about several subjects of one request: same actor, request and protocols, each subject with
+    its own relationships, notices and objections (and, sometimes, the same subject twice)."""
+    first = draw(all_facts())
+    others = draw(st.lists(all_facts(), max_size=5))
+    return [first] + [
+        replace(other, actor=first.actor, request=first.request, protocols=first.protocols) for other in others
+    ]
+
+
+@PROPERTIES
+@given(many_subjects())
+def test_deciding_many_subjects_at_once_is_deciding_each(facts):
+    """``decide_many`` (the list pages) shares work between subjects; it must never share a result."""
+    first = facts[0]
+    together = decide_many(
+        first.actor,
+        first.request,
+        first.protocols,
+        [(f.subject, f.relationships, f.notices, f.objections) for f in facts],
+    )
+    assert together == [decide(f) for f in facts]
+    # and in any order: nothing one subject's decision worked out may leak into the next one's
+    backwards = decide_many(
+        first.actor,
+        first.request,
+        first.protocols,
+        [(f.subject, f.relationships, f.notices, f.objections) for f in reversed(facts)],
+    )
+    assert backwards == [decide(f) for f in reversed(facts)]
