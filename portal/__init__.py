@@ -91,6 +91,9 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     WTFormsHelpers(app)
+    from portal import templating
+
+    templating.init_app(app)
 
     from flask import Blueprint
 

@@ -176,7 +176,9 @@ def _text(column: object) -> object:
 @prebuilt
 def _facts_statement(dialect: str) -> Select:
     """Every fact about the subjects in one statement: the organisation's relationships with them, the
-    notices given to their families (a row per member), their objections, and the register's counter.
+    notices given to their families (a row per member who is one of the subjects: whether a notice
+    names anyone else never matters to a decision about these subjects), their objections, and the
+    register's counter.
 
     One round trip instead of four, whatever the number of subjects. A union needs one type per column,
     so rows are tagged by kind (``k``), ids and words come back as text (ids in their text form), dates
@@ -208,8 +210,8 @@ def _facts_statement(dialect: str) -> Select:
             date_null,
             cast(null(), Text),
         )
-        .select_from(_NG.outerjoin(_NGM, _NGM.c.notice_id == _NG.c.id))
-        .where(any_of(_NG.c.family_id, "families", dialect))
+        .select_from(_NG.join(_NGM, _NGM.c.notice_id == _NG.c.id))
+        .where(any_of(_NG.c.family_id, "families", dialect), any_of(_NGM.c.person_id, "members", dialect))
     )
     objections = select(
         literal_column("'o'"),
@@ -257,16 +259,20 @@ def _gather(
     organisation = str(organisation_id)
     rows = session.execute(
         _facts_statement(session),
-        {"organisation": organisation_id, "people": person_ids, "families": family_ids, "objectors": person_ids},
+        {
+            "organisation": organisation_id,
+            "people": person_ids,
+            "families": family_ids,
+            "members": person_ids,
+            "objectors": person_ids,
+        },
     )
     for k, a, b, c, f, g, d, e, secret in rows:
         if k == "r":
             person = _id(a)
             found.relationships.setdefault(person, []).append(policy.Relationship(organisation, person, b, d, e))
         elif k == "n":
-            notice = found.notices.setdefault(_id(a), {}).setdefault(_id(b), (_id(c), d, set()))
-            if f is not None:
-                notice[2].add(_id(f))
+            found.notices.setdefault(_id(a), {}).setdefault(_id(b), (_id(c), d, set()))[2].add(_id(f))
         elif k == "o":
             person = _id(a)
             found.objections.setdefault(person, []).append(

@@ -26,6 +26,7 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -245,6 +246,7 @@ def next_key_id(existing: Mapping[str, object] | list[str]) -> str:
     return f"k{max(numbers, default=0) + 1}"
 
 
+@functools.lru_cache(maxsize=512)
 def _aad(context: str) -> bytes:
     if not isinstance(context, str) or not context:
         raise ValueError("an encryption context (such as 'person.nhs_number') is required")
@@ -255,6 +257,9 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_TOKEN_BODY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _split(token: str) -> tuple[str, bytes]:
     if not isinstance(token, str):
         raise DecryptionError("the stored value is not a text token")
@@ -262,7 +267,7 @@ def _split(token: str) -> tuple[str, bytes]:
     if len(parts) != 3 or parts[0] != TOKEN_VERSION:
         raise DecryptionError(f"the stored value is not a {TOKEN_VERSION} encrypted token")
     kid, body = parts[1], parts[2]
-    if not KEY_ID_PATTERN.match(kid) or not re.fullmatch(r"[A-Za-z0-9_-]+", body):
+    if not KEY_ID_PATTERN.match(kid) or not _TOKEN_BODY.fullmatch(body):
         raise DecryptionError("the encrypted token is malformed")
     try:
         blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))

@@ -228,9 +228,9 @@ def _served_candidates(
     return _candidates(session, _candidates_served_among(session), {**params, "people": among})
 
 
-@prebuilt
-def _people_statement(dialect: str) -> Select[Any]:
-    """Person, flag, family and lead professional, for the flags a decision permitted."""
+def _people_select(dialect: str, identifiers: tuple[str, ...]) -> Select[Any]:
+    """Person, flag, family and lead professional, for the flags a decision permitted; of the
+    identifiers only those the page shows (a list shows one: nothing else is decrypted)."""
     lead = _U.alias("lead")
     return (
         select(
@@ -244,8 +244,7 @@ def _people_statement(dialect: str) -> Select[Any]:
             _P.c.given_name,
             _P.c.family_name,
             _P.c.date_of_birth,
-            _P.c.nhs_number,
-            _P.c.upn,
+            *(_P.c[name] for name in identifiers),
             lead.c.display_name.label("lead_name"),
             lead.c.job_title.label("lead_job_title"),
             lead.c.email.label("lead_email"),
@@ -260,6 +259,15 @@ def _people_statement(dialect: str) -> Select[Any]:
         )
         .where(any_of(_F.c.id, "flags", dialect))
     )
+
+
+#: which identifiers each page loads: the flag page shows both; a list shows a school the UPN and
+#: everyone else the NHS number
+_IDENTIFIERS = {"both": ("nhs_number", "upn"), "nhs_number": ("nhs_number",), "upn": ("upn",)}
+_PEOPLE_STATEMENTS = {
+    shown: prebuilt(lambda dialect, names=names: _people_select(dialect, names))
+    for shown, names in _IDENTIFIERS.items()
+}
 
 
 @prebuilt
@@ -277,7 +285,9 @@ def _concerns_statement(dialect: str) -> Select[Any]:
     )
 
 
-def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]) -> list[FlaggedPerson]:
+def _load(
+    session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]], identifiers: str = "both"
+) -> list[FlaggedPerson]:
     """Decrypt and assemble what each decision allows, in two column queries whatever the page size:
     person, flag, family and lead professional in one; the granted concerns in the other.
 
@@ -287,7 +297,7 @@ def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]
         return []
     flag_ids = [c.flag_id for c, _ in chosen]
     granted = set().union(*(d.categories for _, d in chosen))
-    rows = {r.flag_id: r for r in session.execute(_people_statement(session), {"flags": flag_ids})}
+    rows = {r.flag_id: r for r in session.execute(_PEOPLE_STATEMENTS[identifiers](session), {"flags": flag_ids})}
     concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
     if granted:
         for flag_id, category, detail in session.execute(
@@ -303,8 +313,8 @@ def _load(session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]]
                 person_id=row.id,
                 name=f"{row.given_name} {row.family_name}",
                 date_of_birth=row.date_of_birth,
-                nhs_number=row.nhs_number,
-                upn=row.upn,
+                nhs_number=getattr(row, "nhs_number", None),
+                upn=getattr(row, "upn", None),
                 family_reference=row.reference,
                 lead=LeadProfessional(
                     row.lead_name, row.lead_job_title, row.lead_organisation, row.lead_email, row.lead_phone
@@ -383,7 +393,7 @@ def list_flagged(session: Session, ctx: AccessContext, *, page: int = 1, query: 
     detail = {"page": str(page), "results": str(len(visible))}
     if query:
         detail["search_by"] = kind
-    people = _load(session, chosen)
+    people = _load(session, chosen, "upn" if ctx.organisation_kind == "school" else "nhs_number")
     record(session, ctx, event, request, [(c.subject, d) for c, d in chosen], detail=detail)
     return FlagPage(people=people, total=len(visible), page=page, per_page=PER_PAGE, query=query)
 

@@ -1,0 +1,73 @@
+"""Cached GOV.UK components (portal/templating.py) are exactly the library's macros' output, and the
+sign-out form's CSRF token is always the request's own, never one cached from another session."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import session
+
+from portal import create_app
+from portal.templating import COMPONENTS, CSRF_PLACEHOLDER
+
+PARAMS = {
+    "generic-header": {"url": "/", "logoText": "Example Council"},
+    "phase-banner": {"tag": {"text": "Beta"}, "html": "This is a <strong>new</strong> service."},
+    "service-navigation": {
+        "serviceName": "Partner portal",
+        "serviceUrl": "/home",
+        "navigation": [{"href": "/home", "text": "Home", "current": True}, {"href": "/flags", "text": "Flags"}],
+        "navigationLabel": "Menu",
+        "slots": {"navigationEnd": f'<li><input type="hidden" name="csrf_token" value="{CSRF_PLACEHOLDER}"></li>'},
+    },
+}
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(
+        env={
+            "PORTAL_ENV": "test",
+            "PORTAL_INSTANCE_PATH": str(tmp_path),
+            "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        }
+    )
+
+
+def _direct(app, component: str, params: dict) -> str:
+    path, name = COMPONENTS[component]
+    return str(getattr(app.jinja_env.get_template(path).module, name)(params))
+
+
+@pytest.mark.parametrize("component", sorted(PARAMS))
+def test_a_cached_component_is_the_library_macro_output(app, component):
+    render = app.jinja_env.globals["govuk_component"]
+    with app.test_request_context():
+        first, again = str(render(component, PARAMS[component])), str(render(component, PARAMS[component]))
+        token = session["csrf_token"] if CSRF_PLACEHOLDER in _direct(app, component, PARAMS[component]) else None
+    expected = _direct(app, component, PARAMS[component])
+    if token is None:
+        assert first == again == expected
+    else:
+        assert CSRF_PLACEHOLDER not in first
+        assert first == again != expected
+        assert first == expected.replace(CSRF_PLACEHOLDER, re.search(r'value="([^"]+)"', first).group(1))
+
+
+def test_different_parameters_are_different_entries(app):
+    render = app.jinja_env.globals["govuk_component"]
+    other = {**PARAMS["generic-header"], "logoText": "Another Council"}
+    with app.test_request_context():
+        assert "Another Council" in render("generic-header", other)
+        assert "Another Council" not in render("generic-header", PARAMS["generic-header"])
+
+
+def test_each_session_gets_its_own_csrf_token_in_cached_markup(app):
+    render = app.jinja_env.globals["govuk_component"]
+    tokens = []
+    for _ in range(2):
+        with app.test_request_context():
+            html = str(render("service-navigation", PARAMS["service-navigation"]))
+            tokens.append(re.search(r'name="csrf_token" value="([^"]+)"', html).group(1))
+    assert tokens[0] != tokens[1]
