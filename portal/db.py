@@ -66,14 +66,21 @@ def prebuilt(build: Callable[[str], S]) -> Callable[[Session], S]:
     return get
 
 
-def any_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
-    """``column IN (:name)``, where ``name`` is bound to a list at execution.
+def any_of(column: ColumnElement[Any], name: str, dialect: str, one: bool = False) -> ColumnElement[bool]:
+    """``column IN (:name)``, where ``name`` is bound to a list at execution (or, with ``one``, to a
+    single value: ``column = :name``).
 
     On PostgreSQL it is ``column = ANY(:name)`` with one array parameter: the SQL text is the same
     whatever the list's length, so psycopg prepares it once per connection and the server plans it once
     (an expanding ``IN`` changes text with every count and is parsed and planned afresh). SQLite has no
     arrays, so there it is an expanding ``IN``.
+
+    Why ``one``: PostgreSQL keeps re-planning a prepared statement whose array usually holds one value
+    (a one-element plan looks cheaper than the generic one, so it never settles on the generic plan),
+    and planning cost more than running. A statement written for one value settles after five runs.
     """
+    if one:
+        return column == bindparam(name)
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))

@@ -198,7 +198,7 @@ def _candidates(session: Session, statement: Executable, params: dict[str, Any])
     """Live flags from one of the candidate statements, one per person (the newest), as policy
     subjects: one query, the flag's categories comma-joined by the database beside it."""
     newest: dict[uuid.UUID, Any] = {}
-    for row in session.execute(statement, params):
+    for row in session.execute(statement, params).all():
         newest.setdefault(row.person_id, row)
     return [
         _Candidate(
@@ -228,7 +228,7 @@ def _served_candidates(
     return _candidates(session, _candidates_served_among(session), {**params, "people": among})
 
 
-def _people_select(dialect: str, identifiers: tuple[str, ...]) -> Select[Any]:
+def _people_select(dialect: str, identifiers: tuple[str, ...], one: bool) -> Select[Any]:
     """Person, flag, family and lead professional, for the flags a decision permitted; of the
     identifiers only those the page shows (a list shows one: nothing else is decrypted)."""
     lead = _U.alias("lead")
@@ -257,7 +257,7 @@ def _people_select(dialect: str, identifiers: tuple[str, ...]) -> Select[Any]:
             .outerjoin(lead, lead.c.id == _FAM.c.lead_professional_id)
             .outerjoin(_O, _O.c.id == lead.c.organisation_id)
         )
-        .where(any_of(_F.c.id, "flags", dialect))
+        .where(any_of(_F.c.id, "flags", dialect, one))
     )
 
 
@@ -265,8 +265,9 @@ def _people_select(dialect: str, identifiers: tuple[str, ...]) -> Select[Any]:
 #: everyone else the NHS number
 _IDENTIFIERS = {"both": ("nhs_number", "upn"), "nhs_number": ("nhs_number",), "upn": ("upn",)}
 _PEOPLE_STATEMENTS = {
-    shown: prebuilt(lambda dialect, names=names: _people_select(dialect, names))
+    (shown, one): prebuilt(lambda dialect, names=names, one=one: _people_select(dialect, names, one))
     for shown, names in _IDENTIFIERS.items()
+    for one in (True, False)
 }
 
 
@@ -275,14 +276,16 @@ def _names_statement(dialect: str) -> Select[Any]:
     return select(_P.c.id, _P.c.given_name, _P.c.family_name).where(any_of(_P.c.id, "people", dialect))
 
 
-@prebuilt
-def _concerns_statement(dialect: str) -> Select[Any]:
+def _concerns_select(dialect: str, one: bool) -> Select[Any]:
     """The granted concerns of those flags (only granted categories are fetched, so decrypted)."""
     return (
         select(_FC.c.flag_id, _FC.c.category, _FC.c.detail)
-        .where(any_of(_FC.c.flag_id, "flags", dialect), any_of(_FC.c.category, "categories", dialect))
+        .where(any_of(_FC.c.flag_id, "flags", dialect, one), any_of(_FC.c.category, "categories", dialect))
         .order_by(_FC.c.flag_id, _FC.c.category)
     )
+
+
+_CONCERNS_STATEMENTS = {one: prebuilt(lambda dialect, one=one: _concerns_select(dialect, one)) for one in (True, False)}
 
 
 def _load(
@@ -297,11 +300,15 @@ def _load(
         return []
     flag_ids = [c.flag_id for c, _ in chosen]
     granted = set().union(*(d.categories for _, d in chosen))
-    rows = {r.flag_id: r for r in session.execute(_PEOPLE_STATEMENTS[identifiers](session), {"flags": flag_ids})}
+    one = len(flag_ids) == 1
+    flags: Any = flag_ids[0] if one else flag_ids
+    rows = {
+        r.flag_id: r for r in session.execute(_PEOPLE_STATEMENTS[identifiers, one](session), {"flags": flags}).all()
+    }
     concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
     if granted:
         for flag_id, category, detail in session.execute(
-            _concerns_statement(session), {"flags": flag_ids, "categories": sorted(granted)}
+            _CONCERNS_STATEMENTS[one](session), {"flags": flags, "categories": sorted(granted)}
         ):
             concerns[flag_id].append((category, detail))
     result = []
