@@ -194,24 +194,24 @@ def _candidates_served_among(dialect: str) -> CompoundSelect:
     return _served_selects(dialect, only_people=True)
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 def _candidates(session: Session, statement: Executable, params: dict[str, Any]) -> list[_Candidate]:
     """Live flags from one of the candidate statements, one per person (the newest), as policy
     subjects: one query, the flag's categories comma-joined by the database beside it."""
     newest: dict[uuid.UUID, Any] = {}
     for row in session.execute(statement, params).all():
-        newest.setdefault(row.person_id, row)
+        newest.setdefault(row[1], row)  # person_id: the rows come newest first
     return [
         _Candidate(
             subject=policy.Subject(
-                person_id=str(r.person_id),
-                family_id=str(r.family_id),
-                lead_professional_user_id=str(r.lead_professional_id) if r.lead_professional_id else None,
-                categories=frozenset(r.categories.split(",")) if r.categories else frozenset(),
+                str(person), str(family), str(lead) if lead else None, frozenset(cats.split(",")) if cats else _NONE
             ),
-            flag_id=r.id,
-            raised_at=r.raised_at,
+            flag_id=flag,
+            raised_at=raised,
         )
-        for r in newest.values()
+        for flag, person, family, raised, lead, cats in newest.values()
     ]
 
 

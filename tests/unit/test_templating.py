@@ -71,3 +71,29 @@ def test_each_session_gets_its_own_csrf_token_in_cached_markup(app):
             html = str(render("service-navigation", PARAMS["service-navigation"]))
             tokens.append(re.search(r'name="csrf_token" value="([^"]+)"', html).group(1))
     assert tokens[0] != tokens[1]
+
+
+def _normalised(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", str(html).strip()))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("Date of birth", "3 March 2012")],
+        [("Name", "Kelly <Brown> & co"), ("Telephone", "Not given"), ("Email", "k@example.org")],
+        [],
+    ],
+)
+def test_the_plain_summary_list_is_the_library_summary_list(app, rows):
+    """templates/macros/summary_list.html stands in for govukSummaryList on text rows; it must not drift."""
+    ours = app.jinja_env.from_string(
+        '{% from "macros/summary_list.html" import summary_list %}{{ summary_list(rows) }}'
+    ).render(rows=rows)
+    theirs = app.jinja_env.from_string(
+        '{% from "govuk_frontend_jinja/components/summary-list/macro.html" import govukSummaryList %}'
+        "{{ govukSummaryList(params) }}"
+    ).render(params={"rows": [{"key": {"text": k}, "value": {"text": v}} for k, v in rows]})
+    assert _normalised(ours) == _normalised(theirs)
+    if any("<" in value for _, value in rows):
+        assert "&lt;Brown&gt; &amp; co" in ours  # text is escaped, never markup
