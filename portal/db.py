@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import ColumnElement, Enum, MetaData, any_, bindparam, create_engine, event
+from sqlalchemy import ColumnElement, Enum, MetaData, String, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.functions import FunctionElement
 
 S = TypeVar("S", bound=Executable)
 
@@ -84,6 +86,28 @@ def any_of(column: ColumnElement[Any], name: str, dialect: str, one: bool = Fals
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+class comma_joined(FunctionElement[str]):
+    """The values of a column joined with commas: ``string_agg(x, ',')`` / ``group_concat(x, ',')``.
+
+    Why not ``func.aggregate_strings``: it binds its separator as a "post-compile" parameter, so
+    SQLAlchemy rewrites the statement's text on every execution to put the comma in (measured: a
+    large share of the signed-in user's one statement, which every page runs).
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(comma_joined, "postgresql")
+def _comma_joined_postgresql(element: comma_joined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_joined)
+def _comma_joined_default(element: comma_joined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
 
 
 def make_engine(url: str) -> Engine:

@@ -15,9 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from portal.db import comma_joined
 from portal.organisations.models import (
     CodeScheme,
     Organisation,
@@ -68,7 +69,7 @@ USER_COLUMNS = (
     Organisation.code_scheme.label("organisation_code_scheme"),
     Organisation.code.label("organisation_code"),
     Organisation.active.label("organisation_active"),
-    select(func.aggregate_strings(UserRole.role, ","))
+    select(comma_joined(UserRole.role))
     .where(UserRole.user_id == User.id)
     .correlate(User)
     .scalar_subquery()

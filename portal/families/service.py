@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, and_, bindparam, func, or_, select, union
+from sqlalchemy import CompoundSelect, Select, and_, bindparam, or_, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
@@ -25,7 +25,7 @@ from sqlalchemy.sql.expression import Executable
 from portal.access import AccessContext, check, deny, record, relationship_facts
 from portal.audit.events import EventType
 from portal.crypto import blind_index
-from portal.db import any_of, prebuilt
+from portal.db import any_of, comma_joined, prebuilt
 from portal.families.identifiers import clean_nhs_number, clean_upn, normalise_name
 from portal.families.models import (
     BreakGlassAccess,
@@ -133,12 +133,7 @@ def _live(on: Any) -> ColumnElement[bool]:
 
 
 def _candidate_select() -> Select[Any]:
-    categories = (
-        select(func.aggregate_strings(_FC.c.category, ","))
-        .where(_FC.c.flag_id == _F.c.id)
-        .correlate(_F)
-        .scalar_subquery()
-    )
+    categories = select(comma_joined(_FC.c.category)).where(_FC.c.flag_id == _F.c.id).correlate(_F).scalar_subquery()
     return select(
         _F.c.id,
         _F.c.person_id,
