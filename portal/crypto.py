@@ -42,7 +42,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import Column, MetaData, Table, Text, and_, not_, select, tuple_, update
+from sqlalchemy import Column, MetaData, Table, Text, and_, not_, select, tuple_, type_coerce, update
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection, Dialect
@@ -258,6 +258,7 @@ def _b64url(data: bytes) -> str:
 
 
 _TOKEN_BODY = re.compile(r"[A-Za-z0-9_-]+")
+_FROM_URLSAFE = str.maketrans("-_", "+/")
 
 
 def _split(token: str) -> tuple[str, bytes]:
@@ -270,7 +271,8 @@ def _split(token: str) -> tuple[str, bytes]:
     if not KEY_ID_PATTERN.match(kid) or not _TOKEN_BODY.fullmatch(body):
         raise DecryptionError("the encrypted token is malformed")
     try:
-        blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        # the body is checked against the URL-safe alphabet above, so the plain decoder suffices
+        blob = binascii.a2b_base64(body.translate(_FROM_URLSAFE) + "=" * (-len(body) % 4))
     except (binascii.Error, ValueError):
         raise DecryptionError("the encrypted token is malformed") from None
     return kid, blob
@@ -460,6 +462,11 @@ class EncryptedText(TypeDecorator[str]):
             return None
         return keyring().decrypt(value, self.context)
 
+    def decode(self, ring: KeyRing, value: str | None) -> str | None:
+        """What ``process_result_value`` returns, with the ring given: for code that selects the raw
+        tokens of many rows (``raw``) and decrypts them with one look-up of the ring."""
+        return None if value is None else ring.decrypt(value, self.context)
+
     def process_literal_param(self, value: Any, dialect: Dialect) -> str:
         raise TypeError("encrypted values are never rendered into SQL text")
 
@@ -492,9 +499,13 @@ class EncryptedDate(TypeDecorator[dt.date]):
         return keyring().encrypt(value.isoformat(), self.context)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.date | None:
+        return self.decode(keyring(), value)
+
+    def decode(self, ring: KeyRing, value: str | None) -> dt.date | None:
+        """See ``EncryptedText.decode``."""
         if value is None:
             return None
-        plain = keyring().decrypt(value, self.context)
+        plain = ring.decrypt(value, self.context)
         try:
             return dt.date.fromisoformat(plain)
         except ValueError:
@@ -512,6 +523,15 @@ class EncryptedDate(TypeDecorator[dt.date]):
 
 
 ENCRYPTED_TYPES = (EncryptedText, EncryptedDate)
+
+
+def raw(column: Column[Any]) -> Any:
+    """The column's stored token, not decrypted by the column type (decrypt it with ``.type.decode``).
+
+    List pages decrypt a few hundred values: one look-up of the key ring for all of them, instead of
+    one per value inside SQLAlchemy's result processing, halved the cost of loading a page of people.
+    """
+    return type_coerce(column, Text).label(column.key)
 
 
 # -- re-encryption ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.sql.expression import Executable
 
 from portal.access import AccessContext, check, deny, record, relationship_facts
 from portal.audit.events import EventType
-from portal.crypto import blind_index
+from portal.crypto import blind_index, keyring, raw
 from portal.db import any_of, comma_joined, prebuilt
 from portal.families.identifiers import clean_nhs_number, clean_upn, normalise_name
 from portal.families.models import (
@@ -79,6 +79,11 @@ class FlaggedPerson:
     family_told: bool
     tier: policy.Tier
     break_glass: bool
+
+    @property
+    def concern_labels(self) -> str:
+        """The concerns shared, as a list page writes them ("Health, School attendance")."""
+        return ", ".join(c.label for c in self.concerns)
 
 
 @dataclass(frozen=True)
@@ -236,10 +241,10 @@ def _people_select(dialect: str, identifiers: tuple[str, ...], one: bool) -> Sel
             _F.c.family_told,
             _FAM.c.reference,
             _P.c.id,
-            _P.c.given_name,
-            _P.c.family_name,
-            _P.c.date_of_birth,
-            *(_P.c[name] for name in identifiers),
+            raw(_P.c.given_name),
+            raw(_P.c.family_name),
+            raw(_P.c.date_of_birth),
+            *(raw(_P.c[name]) for name in identifiers),
             lead.c.display_name.label("lead_name"),
             lead.c.job_title.label("lead_job_title"),
             lead.c.email.label("lead_email"),
@@ -274,7 +279,7 @@ def _names_statement(dialect: str) -> Select[Any]:
 def _concerns_select(dialect: str, one: bool) -> Select[Any]:
     """The granted concerns of those flags (only granted categories are fetched, so decrypted)."""
     return (
-        select(_FC.c.flag_id, _FC.c.category, _FC.c.detail)
+        select(_FC.c.flag_id, _FC.c.category, raw(_FC.c.detail))
         .where(any_of(_FC.c.flag_id, "flags", dialect, one), any_of(_FC.c.category, "categories", dialect))
         .order_by(_FC.c.flag_id, _FC.c.category)
     )
@@ -297,15 +302,20 @@ def _load(
     granted = set().union(*(d.categories for _, d in chosen))
     one = len(flag_ids) == 1
     flags: Any = flag_ids[0] if one else flag_ids
+    names = _IDENTIFIERS[identifiers]
     rows = {
         r.flag_id: r for r in session.execute(_PEOPLE_STATEMENTS[identifiers, one](session), {"flags": flags}).all()
     }
+    ring = keyring()
+    # each column decrypts under its own context (a token copied into another column never decrypts)
+    given, family, born = _P.c.given_name.type.decode, _P.c.family_name.type.decode, _P.c.date_of_birth.type.decode
     concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
     if granted:
+        detail_of = _FC.c.detail.type.decode
         for flag_id, category, detail in session.execute(
             _CONCERNS_STATEMENTS[one](session), {"flags": flags, "categories": sorted(granted)}
-        ):
-            concerns[flag_id].append((category, detail))
+        ).all():
+            concerns[flag_id].append((category, detail_of(ring, detail)))
     result = []
     for candidate, decision in chosen:
         row = rows[candidate.flag_id]
@@ -313,10 +323,10 @@ def _load(
         result.append(
             FlaggedPerson(
                 person_id=row.id,
-                name=f"{row.given_name} {row.family_name}",
-                date_of_birth=row.date_of_birth,
-                nhs_number=getattr(row, "nhs_number", None),
-                upn=getattr(row, "upn", None),
+                name=f"{given(ring, row.given_name)} {family(ring, row.family_name)}",
+                date_of_birth=born(ring, row.date_of_birth),
+                nhs_number=_P.c.nhs_number.type.decode(ring, row.nhs_number) if "nhs_number" in names else None,
+                upn=_P.c.upn.type.decode(ring, row.upn) if "upn" in names else None,
                 family_reference=row.reference,
                 lead=LeadProfessional(
                     row.lead_name, row.lead_job_title, row.lead_organisation, row.lead_email, row.lead_phone
