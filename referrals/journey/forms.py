@@ -93,8 +93,10 @@ class Text:
             field.data = text
         if len(text) > self.maximum:
             raise StopValidation(f"{self.what} must be {self.maximum:,} characters or fewer")
-        if _has_control(text, "\n\t" if self.multiline else ""):
-            raise StopValidation(f"{self.what} must not include special characters such as tabs or control codes")
+        if self.multiline and _has_control(text, "\n\t"):
+            raise StopValidation(f"{self.what} must not include control codes")
+        if not self.multiline and _has_control(text):
+            raise StopValidation(f"{self.what} must not include special characters such as tabs or line breaks")
 
 
 class Choice(RadioField):

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from portal import db
 from portal.access import AccessContext
 from portal.demo.families import synthetic_nhs_number, synthetic_upn
-from portal.organisations.models import Organisation, Role, User, UserRole
+from portal.organisations.models import Role, User, UserRole
 from referrals.framework import Framework, Route
 from referrals.journey import service
 from referrals.models import Nomination
@@ -176,11 +176,6 @@ def last_seq(app: Flask) -> int:
 def count_nominations(app: Flask) -> int:
     with app.app_context():
         return db.session().execute(text("SELECT count(*) FROM nomination")).scalar_one()
-
-
-def organisation_id(app: Flask, kind: str) -> uuid.UUID:
-    with app.app_context():
-        return db.session().scalar(select(Organisation.id).where(Organisation.kind == kind))
 
 
 def disposed(app: Flask) -> Iterator[Flask]:

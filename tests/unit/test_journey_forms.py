@@ -189,8 +189,8 @@ def test_every_missing_answer_has_its_own_message(app):
     ("field", "value", "message"),
     [
         ("given_name", "J" * 101, "First name must be 100 characters or fewer"),
-        ("given_name", "Ja\x00mie", "First name must not include special characters such as tabs or control codes"),
-        ("family_name", "Smith\nJones", "Last name must not include special characters such as tabs or control codes"),
+        ("given_name", "Ja\x00mie", "First name must not include special characters such as tabs or line breaks"),
+        ("family_name", "Smith\nJones", "Last name must not include special characters such as tabs or line breaks"),
     ],
 )
 def test_names_are_limited(app, field, value, message):
