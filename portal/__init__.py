@@ -162,8 +162,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.audit import views as audit_views
     from portal.auth import views as auth_views
     from portal.families import views as families_views
+    from referrals.journey import views as nominations_views
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(families_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(nominations_views.bp)

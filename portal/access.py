@@ -496,6 +496,39 @@ def authorise_action(
     return decision
 
 
+def authorise_decision(
+    session: Session,
+    ctx: AccessContext,
+    decision: policy.Decision,
+    event: EventType,
+    *,
+    request: policy.Request | None = None,
+    detail: Mapping[str, str] | None = None,
+    subjects: Sequence[tuple[policy.Subject, policy.Decision]] = (),
+) -> int:
+    """Log a decision that is not about a flag subject (a nomination read, saved or submitted), or deny it.
+
+    The caller has decided with the pure policy (``decide_nomination``, ``decide_nomination_access``).
+    A permitted decision is appended as ``event`` in the caller's transaction, with the protocol it
+    relied on; a refused one goes to ``deny`` (rolled back, logged and committed on its own).
+
+    Args:
+        request: the request decided, for the purpose logged; None for a decision with no purpose.
+        subjects: people or families the access touched, if any are known (a nomination linked to a
+            family names the family), with their own decisions.
+
+    Returns:
+        The entry's sequence number.
+
+    Raises:
+        AccessDenied: the decision was a refusal (already logged and committed).
+        AuditUnavailable: the entry could not be written (the caller must serve nothing).
+    """
+    if not decision.permitted:
+        deny(session, ctx, request, decision, attempted=event, detail=detail)
+    return _append(session, lambda: _entry(ctx, event, PERMITTED, request, [(None, decision), *subjects], detail))
+
+
 #: the actor of an entry written by a command-line task (an import, the demo seed): no user, no organisation
 SYSTEM_ROLES = ("system",)
 #: why a command-line task wrote personal data

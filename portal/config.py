@@ -109,6 +109,10 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "AUDIT_TRUSTED_KEYS_FILE": env.get("PORTAL_AUDIT_TRUSTED_KEYS_FILE", ""),
         # the programme's framework (criteria, indicators, nomination routes, threshold), checked at start
         "FRAMEWORK_FILE": _framework_file(env),
+        # the council's children's services front door, shown when a nominator says someone is at immediate risk
+        "FRONT_DOOR_PHONE": env.get("PORTAL_FRONT_DOOR_PHONE", "" if production else "01632 960000"),
+        # e-mail nominators when their nomination's status changes: off unless switched on (never in the demo)
+        "NOMINATION_EMAIL": _bool(env.get("PORTAL_NOMINATION_EMAIL")),
         "IDP_HTTP_TIMEOUT": _int(env, "PORTAL_IDP_HTTP_TIMEOUT", 10),
         "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),

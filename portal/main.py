@@ -12,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal import db
 from portal.auth import oidc
-from portal.auth.rules import public, signed_in
+from portal.auth.rules import Role, public, signed_in
+from referrals.journey import service as nominations
 
 bp = Blueprint("main", __name__)
 
@@ -29,8 +30,11 @@ def start() -> ResponseReturnValue:
 @bp.get("/home")
 @signed_in
 def home() -> ResponseReturnValue:
-    """Show who is signed in, for which organisation, with which roles."""
-    return render_template("main/home.html")
+    """Show who is signed in, for which organisation, with which roles, and their updated nominations."""
+    updates = (
+        nominations.unseen_updates(db.session(), current_user.id) if Role.PRACTITIONER in current_user.roles else []
+    )
+    return render_template("main/home.html", updates=updates)
 
 
 @bp.get("/account")

@@ -45,6 +45,10 @@ TO_COUNCIL = "partner_to_council"
 #: The only protocol status under which a protocol covers anything.
 IN_FORCE = "in_force"
 
+#: Relationship kinds that record a link with a person but never let the organisation see their flag: a
+#: nominator follows its own nominations' status (``decide_nomination_access``), not the family's file.
+NO_FLAG_RELATIONSHIPS = frozenset({"nominator"})
+
 
 class Tier(enum.IntEnum):
     """How much a permitted request may see; higher tiers include the lower ones."""
@@ -429,6 +433,7 @@ def _check_relationship(facts: Facts, shared: _Shared) -> Reason:
             for r in facts.relationships
             if r.organisation_id == actor.organisation_id
             and r.person_id == subject.person_id
+            and r.kind not in NO_FLAG_RELATIONSHIPS
             and _within(on, r.valid_from, r.valid_to)
         ),
         key=lambda r: (r.kind, r.valid_from, r.valid_to or date.max),
@@ -673,7 +678,9 @@ def decide(facts: Facts) -> Decision:
     1. Role: the actor must hold a role allowed for the action. Break-glass never widens this.
     2. Break-glass needs a reason (an emergency access without one is refused outright).
     3. Relationship: the actor's organisation serves the subject on the day, or the actor is the family's
-       lead professional; break-glass waives this (and the DPO reviews it).
+       lead professional; break-glass waives this (and the DPO reviews it). A relationship of a kind in
+       ``NO_FLAG_RELATIONSHIPS`` (the nominator's) does not count: it lets an organisation follow its own
+       nominations, never see the family's flags.
     4. Programme membership: a protocol in force must cover the flow for this actor, the notice given to
        the family must name it for this recipient kind (break-glass waives the notice), and no upheld
        objection may stand. If this fails nothing is seen at all.
@@ -892,3 +899,84 @@ def decide_nomination(actor: Actor, route: RouteFacts, on: date, protocols: tupl
     )
     grant = Grant(route.category, protocol.id, protocol.reference, None, None)
     return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons), grants=(grant,))
+
+
+# --- nominations: partner side ---
+
+
+@dataclass(frozen=True)
+class NominationFacts:
+    """A nomination as far as deciding who may read or change it needs: whose it is, and its stage."""
+
+    nomination_id: str  #: the nomination asked for, logged with the decision
+    organisation_id: str | None  #: the nominator's organisation; None when no such nomination exists
+    nominator_user_id: str | None  #: the user who started it; None when no such nomination exists
+    draft: bool  #: still being written: only its nominator may see or change it
+
+
+_ADVICE_NOMINATION_ORGANISATION = (
+    "You can only see nominations made by your own organisation. "
+    "If you need to know about this one, contact the council's Supporting Families team."
+)
+_ADVICE_DRAFT = "Only the person who started a draft can see or change it. Ask them to finish it, or start your own."
+
+
+def decide_nominations_list(actor: Actor) -> Decision:
+    """Decide whether this actor may list their organisation's nominations ("Your nominations").
+
+    Listing shows the organisation's own nominations (their references, routes and statuses) and the
+    actor's own drafts: what the organisation itself told the council, never what the council holds
+    about a family. So the role that may nominate is the only condition.
+
+    Returns:
+        A decision at tier NOTHING with one reason (the role check).
+    """
+    role = _check_role(actor, Action.NOMINATE)
+    return Decision(permitted=role.passed, tier=Tier.NOTHING, reasons=(role,))
+
+
+def decide_nomination_access(actor: Actor, nomination: NominationFacts) -> Decision:
+    """Decide whether this actor may read (or answer) one nomination.
+
+    A nominator's organisation follows its own nominations: the nomination's "nominator" relationship
+    lets it see what it sent and the messages the council shares with it, and never the family's file
+    (flags are decided by :func:`decide`, where a nominator relationship does not count). So:
+
+    1. Role: the actor must hold a role allowed to nominate.
+    2. Organisation: the nomination was made by the actor's organisation. A nomination that does not
+       exist is refused in exactly the same words, so ids cannot be probed.
+    3. Draft: a draft is seen and changed only by the user who started it (a colleague's unfinished
+       words are not yet the organisation's).
+
+    Returns:
+        A decision at tier NOTHING (no flag is seen), with the reasons checked up to the first failure.
+    """
+    reasons: list[Reason] = []
+    role = _check_role(actor, Action.NOMINATE)
+    reasons.append(role)
+    if not role.passed:
+        return _denied(reasons, False)
+    if nomination.organisation_id is None or nomination.organisation_id != actor.organisation_id:
+        reasons.append(
+            Reason(
+                "nomination_not_of_organisation",
+                "This nomination was not made by your organisation.",
+                False,
+                _ADVICE_NOMINATION_ORGANISATION,
+            )
+        )
+        return _denied(reasons, False)
+    reasons.append(Reason("nomination_of_organisation", "Your organisation made this nomination.", True))
+    if nomination.draft:
+        if nomination.nominator_user_id != actor.user_id:
+            reasons.append(
+                Reason(
+                    "draft_of_someone_else",
+                    "This nomination is a draft that someone else in your organisation started.",
+                    False,
+                    _ADVICE_DRAFT,
+                )
+            )
+            return _denied(reasons, False)
+        reasons.append(Reason("draft_of_nominator", "You started this draft.", True))
+    return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons))

@@ -42,6 +42,9 @@ class EventType(enum.StrEnum):
     NOMINATION_SUBMITTED = "nomination_submitted"
     NOMINATION_VIEWED = "nomination_viewed"
     NOMINATION_DECIDED = "nomination_decided"
+    NOMINATIONS_LISTED = "nominations_listed"
+    NOMINATION_DRAFT_SAVED = "nomination_draft_saved"
+    NOMINATION_ANSWERED = "nomination_answered"
     #: written by a command-line task, not a signed-in user (see ``SYSTEM_EVENTS``)
     RECORDS_IMPORTED = "records_imported"
     DEMO_DATA_SEEDED = "demo_data_seeded"
@@ -88,9 +91,19 @@ CATALOGUE: Mapping[EventType, EventSpec] = {
     EventType.BREAK_GLASS_GRANTED: EventSpec(("break_glass_id",)),
     #: break_glass_id: the emergency access the data protection officer has reviewed
     EventType.BREAK_GLASS_REVIEWED: EventSpec(("break_glass_id",)),
+    #: route: the framework route's key; outcome: "submitted", or "linked" when the person was already
+    #: known and the nomination was added to the existing record (then the family, if any, is a subject)
     EventType.NOMINATION_SUBMITTED: EventSpec(("nomination_id", "route")),
+    #: page: which page of the nomination was shown (a question page of a draft, "detail", ...)
     EventType.NOMINATION_VIEWED: EventSpec(("nomination_id",)),
     EventType.NOMINATION_DECIDED: EventSpec(("nomination_id", "decision")),
+    #: results: how many nominations the partner's "Your nominations" list showed
+    EventType.NOMINATIONS_LISTED: EventSpec(("results",)),
+    #: page: the question page whose answer was saved into the draft (immediate-risk, person, ...)
+    EventType.NOMINATION_DRAFT_SAVED: EventSpec(("nomination_id", "page")),
+    #: the nominator answered the council's request for more information (the message is in the
+    #: nomination's history, encrypted, not here)
+    EventType.NOMINATION_ANSWERED: EventSpec(("nomination_id",)),
     #: A command-line import wrote, or matched, personal data; nobody signed in did it (actor: role
     #: "system", no user or organisation; see ``portal.access.record_system``). source: the command
     #: (import-relationships, import-sharing); what: the kinds of record written, comma-separated

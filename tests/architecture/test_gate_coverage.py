@@ -7,6 +7,7 @@ pages about families without this test calling them.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy import func, select, text
 
@@ -15,14 +16,24 @@ from portal.access import AccessContext
 from portal.families import service
 from portal.families.models import Person
 from portal.organisations.models import User
+from referrals.journey import service as nominations
 from tests.signin import dev_sign_in
 
 #: blueprints whose pages show people, families, flags or the log (which names people)
-PERSONAL_DATA = {"families": "gp.practitioner", "audit": "sf.dpo"}
+PERSONAL_DATA = {"families": "gp.practitioner", "audit": "sf.dpo", "nominations": "gp.practitioner"}
 #: blueprints that show no personal data about families
 NO_PERSONAL_DATA = {"main", "auth", "dev_idp", "govuk"}
 #: GET pages in personal-data blueprints that show none themselves (a form to fill in)
-FORMS_ONLY = {"families.start_break_glass", "audit.check_access_log_integrity"}
+FORMS_ONLY = {
+    "families.start_break_glass",
+    "audit.check_access_log_integrity",
+    # the nomination journey's start page, its first question (no draft exists yet), the page that says
+    # whom to call when someone is at immediate risk, and the blank form for another household member
+    "nominations.start_nomination",
+    "nominations.new_nomination",
+    "nominations.contact_now",
+    "nominations.add_member",
+}
 
 
 def _entries(app) -> int:
@@ -38,8 +49,20 @@ def _params(app) -> dict[str, object]:
         ctx = AccessContext(user.id, user.organisation_id, "gp_practice", frozenset({"practitioner"}), "t")
         grant = service.start_break_glass(session, ctx, kelly.nhs_number, "Child at risk tonight, no answer at home")
         session.commit()
+        draft_id = _a_draft_with_a_household_member(app, session, ctx)
         seq = session.execute(select(func.max(text("seq"))).select_from(text("access_log_entry"))).scalar() or 1
-        return {"person_id": kelly.id, "grant_id": grant.id, "seq": seq}
+        return {"person_id": kelly.id, "grant_id": grant.id, "seq": seq, "nomination_id": draft_id, "ordinal": 1}
+
+
+def _a_draft_with_a_household_member(app, session, ctx: AccessContext) -> uuid.UUID:
+    framework = app.extensions["framework"]
+    route = next(r for r in framework.routes_for("gp_practice") if r.category == "health")
+    draft_id = nominations.start_draft(session, ctx, framework, uuid.uuid4(), immediate_risk=False)
+    nominations.choose_route(session, ctx, framework, draft_id, route.key)
+    nominations.save_person(session, ctx, draft_id, nominations.PersonAnswers("Alex", "Gate", date(2016, 5, 1)))
+    nominations.add_member(session, ctx, draft_id, nominations.PersonAnswers("Sam", "Gate", None, role="parent_carer"))
+    session.commit()
+    return draft_id
 
 
 def test_every_blueprint_is_classified(app):
@@ -66,4 +89,5 @@ def test_every_personal_data_page_leaves_an_access_log_entry(live_app):
         assert _entries(app) > before, f"{rule.endpoint} showed a page without writing an access-log entry"
         checked.append(rule.endpoint)
     assert {"families.list_flags", "families.show_flag", "audit.search_access_log"} <= set(checked)
+    assert {"nominations.list_nominations", "nominations.check_answers", "nominations.remove_member"} <= set(checked)
     assert uuid.UUID(str(params["grant_id"]))

@@ -19,7 +19,14 @@ EXEMPT_TABLES = {"server_session", "alembic_version", "access_log_chain_head"}
 #: tables a GET may only append to
 APPEND_ONLY = {"access_log_entry", "access_log_subject", "access_log_checkpoint"}
 #: values for URL parameters, by name (person_id is filled in with a real flagged person)
-PARAMS = {"provider_key": "dev", "seq": 1, "grant_id": "00000000-0000-4000-8000-000000000000"}
+PARAMS = {
+    "provider_key": "dev",
+    "seq": 1,
+    "grant_id": "00000000-0000-4000-8000-000000000000",
+    # a nomination id is filled in with a real nomination when the data has one; household member 1
+    "nomination_id": "00000000-0000-4000-8000-000000000000",
+    "ordinal": 1,
+}
 ROLES = ["sf.coordinator", "sf.dpo", "sf.sysadmin", "gp.practitioner", "school.admin", "probation.practitioner"]
 
 
@@ -57,9 +64,11 @@ def _unchanged(before: dict[str, object], after: dict[str, object]) -> bool:
 def _get_urls(app) -> list[str]:
     from portal import db
     from portal.families.models import Flag
+    from referrals.models import Nomination
 
     with app.app_context():
         params = {**PARAMS, "person_id": db.session().scalars(select(Flag.person_id)).first()}
+        params["nomination_id"] = db.session().scalars(select(Nomination.id)).first() or params["nomination_id"]
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static" or rule.endpoint.endswith(".static"):

@@ -1,0 +1,507 @@
+"""The nomination journey's pages: one question per page, check answers, confirmation, "Your nominations".
+
+Each view parses its form and calls one or two service functions (``referrals.journey.service``),
+which go through the gate; the framework comes from the running app. A GET changes nothing but the
+access log; every answer is saved into the draft by the POST that carries it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from portal import db
+from portal.access import AccessDenied
+from portal.auth.rules import Role, requires
+from portal.context import access_context
+from portal.db import commits
+from referrals.journey import forms, service
+from referrals.setup import current_framework
+
+bp = Blueprint("nominations", __name__, url_prefix="/nominations")
+
+#: the question pages' endpoints, by the page names the service and the log use
+ENDPOINTS = {
+    "immediate-risk": "nominations.immediate_risk",
+    "route": "nominations.choose_route",
+    "person": "nominations.edit_person",
+    "household": "nominations.household",
+    "concern": "nominations.edit_concern",
+    "tried": "nominations.edit_tried",
+    "family-told": "nominations.family_told",
+    "why-not-told": "nominations.why_not_told",
+    service.CHECK_ANSWERS: "nominations.check_answers",
+}
+
+
+@bp.errorhandler(AccessDenied)
+def _refused(exc: AccessDenied) -> ResponseReturnValue:
+    return render_template("nominations/refused.html", decision=exc.decision), 403
+
+
+@bp.errorhandler(service.NotADraft)
+def _not_a_draft(exc: service.NotADraft) -> ResponseReturnValue:
+    # end the transaction first: the session store writes the flashed message on its own connection,
+    # which would wait on this request's uncommitted log entry (SQLite's write lock) for ever
+    db.session().rollback()
+    flash(f"This nomination has been sent (reference {exc.reference}), so its answers can no longer be changed.")
+    return redirect(url_for("nominations.show_nomination", nomination_id=exc.nomination_id))
+
+
+@bp.errorhandler(service.MemberNotFound)
+def _no_member(_exc: service.MemberNotFound) -> ResponseReturnValue:
+    db.session().rollback()
+    return render_template("errors/404.html"), 404
+
+
+def _keep_log(status: int) -> int:
+    """A page that read the draft through the gate and answers 4xx (a form to correct): commit now, so
+    the access-log entry of what it shows is kept (``commits`` rolls a 4xx back). Only call it when the
+    request has written nothing but that entry."""
+    if status >= 400:
+        db.session().commit()
+    return status
+
+
+def _page_url(nomination_id: uuid.UUID, page: str, **args: Any) -> str:
+    return url_for(ENDPOINTS[page], nomination_id=nomination_id, **args)
+
+
+def _changing() -> bool:
+    """Whether the user came from check answers to change one answer (and goes back there after)."""
+    return request.args.get("change") == "1"
+
+
+def _onward(nomination_id: uuid.UUID, page: str) -> ResponseReturnValue:
+    return redirect(_page_url(nomination_id, service.CHECK_ANSWERS if _changing() else page))
+
+
+def _back(nomination_id: uuid.UUID, page: str) -> str:
+    return _page_url(nomination_id, service.CHECK_ANSWERS if _changing() else page)
+
+
+def _question(
+    nomination_id: uuid.UUID,
+    *,
+    page: str,
+    form_class: type[forms.FlaskForm],
+    field: str,
+    save: Callable[..., Any],
+    template: str,
+    back: str,
+    onward: str,
+) -> ResponseReturnValue:
+    """A page asking one free-text question of the draft: show it filled in, or save it and go on."""
+    if request.method == "POST":
+        form = form_class()
+        if form.validate():
+            save(db.session(), access_context(), nomination_id, getattr(form, field).data)
+            return _onward(nomination_id, onward)
+        return render_template(template, form=form, nomination_id=nomination_id, back=_back(nomination_id, back)), 400
+    draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page=page)
+    form = form_class(data={field: getattr(draft, field)})
+    return render_template(template, form=form, nomination_id=nomination_id, back=_back(nomination_id, back))
+
+
+# ------------------------------------------------------------------------------ starting
+
+
+@bp.get("")
+@requires(Role.PRACTITIONER)
+@commits
+def list_nominations() -> ResponseReturnValue:
+    """List the organisation's nominations and the user's drafts, with what changed since last time."""
+    items = service.list_nominations(db.session(), access_context(), current_framework())
+    return render_template("nominations/list.html", items=items, seen_form=forms.SeenForm(), endpoints=ENDPOINTS)
+
+
+@bp.get("/start")
+@requires(Role.PRACTITIONER)
+def start_nomination() -> ResponseReturnValue:
+    """Explain what a nomination is and what the user will be asked."""
+    return render_template("nominations/start.html")
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def new_nomination() -> ResponseReturnValue:
+    """Ask the first question; "no" starts the draft, "yes" sends the user to call for help now."""
+    form = forms.ImmediateRiskForm()
+    if request.method == "GET":
+        form.draft_id.data = str(uuid.uuid4())
+    elif form.validate():
+        draft_id = service.start_draft(
+            db.session(),
+            access_context(),
+            current_framework(),
+            form.draft_uuid or uuid.uuid4(),  # a missing or malformed id: a new draft
+            immediate_risk=form.immediate_risk.data == "yes",
+        )
+        if draft_id is None:
+            return redirect(url_for("nominations.contact_now"))
+        return redirect(_page_url(draft_id, "route"))
+    if form.draft_uuid is None:
+        form.draft_id.data = str(uuid.uuid4())
+    status = 400 if form.errors else 200
+    return render_template(
+        "nominations/immediate_risk.html", form=form, back=url_for("nominations.start_nomination")
+    ), status
+
+
+@bp.get("/contact-now")
+@requires(Role.PRACTITIONER)
+def contact_now() -> ResponseReturnValue:
+    """Tell the user whom to call now when someone is at immediate risk; the journey stops here."""
+    return render_template("nominations/contact_now.html")
+
+
+# ------------------------------------------------------------------------------ questions
+
+
+@bp.route("/<uuid:nomination_id>/immediate-risk", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def immediate_risk(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Change the answer to the first question of a draft."""
+    back = _back(nomination_id, service.CHECK_ANSWERS) if _changing() else url_for("nominations.list_nominations")
+    if request.method == "POST":
+        form = forms.ImmediateRiskForm()
+        if form.validate():
+            at_risk = form.immediate_risk.data == "yes"
+            service.save_immediate_risk(db.session(), access_context(), nomination_id, immediate_risk=at_risk)
+            return redirect(url_for("nominations.contact_now")) if at_risk else _onward(nomination_id, "route")
+        return render_template("nominations/immediate_risk.html", form=form, back=back), 400
+    draft = service.get_draft_for(
+        db.session(), access_context(), current_framework(), nomination_id, page="immediate-risk"
+    )
+    form = forms.ImmediateRiskForm(data={"immediate_risk": "no" if draft.no_immediate_risk else "yes"})
+    return render_template("nominations/immediate_risk.html", form=form, back=back)
+
+
+def _route_form(form: forms.RouteForm) -> tuple[forms.RouteForm, list[Any]]:
+    framework = current_framework()
+    routes = framework.routes_for(access_context().organisation_kind)
+    form.offer([(r.key, r.title) for r in routes], [r.key for r in framework.routes])
+    return form, list(routes)
+
+
+@bp.route("/<uuid:nomination_id>/route", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def choose_route(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask which equivalent-concern route the nomination is under (only the sector's are offered)."""
+    back = _back(nomination_id, "immediate-risk")
+    if request.method == "POST":
+        form, routes = _route_form(forms.RouteForm())
+        if form.validate():
+            service.choose_route(db.session(), access_context(), current_framework(), nomination_id, form.route.data)
+            return _onward(nomination_id, "person")
+        return render_template("nominations/route.html", form=form, routes=routes, back=back), 400
+    draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page="route")
+    form, routes = _route_form(forms.RouteForm(data={"route": draft.route_key or None}))
+    return render_template("nominations/route.html", form=form, routes=routes, back=back)
+
+
+def _answers(form: forms.PersonForm | forms.MemberForm, role: str) -> service.PersonAnswers:
+    return service.PersonAnswers(
+        given_name=form.given_name.data,
+        family_name=form.family_name.data,
+        date_of_birth=form.date_of_birth.data,
+        nhs_number=form.nhs_number.data or None,
+        upn=form.upn.data or None,
+        postcode=form.postcode.data or None,
+        role=role,
+    )
+
+
+def _person_data(person: service.PersonView | None) -> dict[str, Any]:
+    if person is None:
+        return {}
+    return {
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "date_of_birth": person.date_of_birth,
+        "nhs_number": person.nhs_number,
+        "upn": person.upn,
+        "postcode": person.postcode,
+        "role": person.role,
+    }
+
+
+@bp.route("/<uuid:nomination_id>/person", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def edit_person(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask for the person the concern is about."""
+    ctx = access_context()
+    back = _back(nomination_id, "route")
+    if request.method == "POST":
+        form = forms.PersonForm(today=ctx.today)
+        if form.validate():
+            service.save_person(db.session(), ctx, nomination_id, _answers(form, "subject"))
+            return _onward(nomination_id, "household")
+        return render_template("nominations/person.html", form=form, back=back), 400
+    draft = service.get_draft_for(db.session(), ctx, current_framework(), nomination_id, page="person")
+    form = forms.PersonForm(data=_person_data(draft.subject), today=ctx.today)
+    return render_template("nominations/person.html", form=form, back=back)
+
+
+@bp.route("/<uuid:nomination_id>/household", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def household(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """List the household members added so far and ask whether to add another."""
+    draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page="household")
+    form = forms.AddAnotherForm()
+    full = len(draft.members) >= service.MAX_MEMBERS
+    if request.method == "POST" and (full or form.validate()):
+        if form.add_another.data == "yes" and not full:
+            return redirect(
+                url_for("nominations.add_member", nomination_id=nomination_id, change=request.args.get("change"))
+            )
+        return _onward(nomination_id, "concern")
+    status = _keep_log(400 if form.errors else 200)
+    return render_template(
+        "nominations/household.html",
+        form=form,
+        draft=draft,
+        max_members=service.MAX_MEMBERS,
+        back=_back(nomination_id, "person"),
+    ), status
+
+
+def _member_page(nomination_id: uuid.UUID, ordinal: int | None) -> ResponseReturnValue:
+    ctx = access_context()
+    back = url_for("nominations.household", nomination_id=nomination_id, change=request.args.get("change"))
+    if request.method == "POST":
+        form = forms.MemberForm(today=ctx.today)
+        if form.validate():
+            answers = _answers(form, form.role.data)
+            try:
+                if ordinal is None:
+                    service.add_member(db.session(), ctx, nomination_id, answers)
+                else:
+                    service.change_member(db.session(), ctx, nomination_id, ordinal, answers)
+            except service.TooManyMembers:
+                db.session().rollback()
+                form.given_name.errors = [f"You can add up to {service.MAX_MEMBERS} household members"]
+                return render_template("nominations/member.html", form=form, back=back, ordinal=ordinal), 400
+            return redirect(back)
+        return render_template("nominations/member.html", form=form, back=back, ordinal=ordinal), 400
+    data: dict[str, Any] = {}
+    if ordinal is not None:
+        draft = service.get_draft_for(db.session(), ctx, current_framework(), nomination_id, page="household")
+        data = _person_data(draft.member(ordinal))
+    form = forms.MemberForm(data=data, today=ctx.today)
+    return render_template("nominations/member.html", form=form, back=back, ordinal=ordinal)
+
+
+@bp.route("/<uuid:nomination_id>/household/add", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def add_member(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask for another member of the household."""
+    return _member_page(nomination_id, None)
+
+
+@bp.route("/<uuid:nomination_id>/household/<int:ordinal>", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def change_member(nomination_id: uuid.UUID, ordinal: int) -> ResponseReturnValue:
+    """Change what was said about a household member."""
+    return _member_page(nomination_id, ordinal)
+
+
+@bp.route("/<uuid:nomination_id>/household/<int:ordinal>/remove", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def remove_member(nomination_id: uuid.UUID, ordinal: int) -> ResponseReturnValue:
+    """Ask whether to remove a household member, and remove them."""
+    back = url_for("nominations.household", nomination_id=nomination_id, change=request.args.get("change"))
+    form = forms.RemoveMemberForm()
+    if request.method == "POST" and form.validate():
+        if form.remove.data == "yes":
+            service.remove_member(db.session(), access_context(), nomination_id, ordinal)
+        return redirect(back)
+    draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page="household")
+    member = draft.member(ordinal)
+    status = _keep_log(400 if form.errors else 200)
+    return render_template("nominations/remove_member.html", form=form, member=member, back=back), status
+
+
+@bp.route("/<uuid:nomination_id>/concern", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def edit_concern(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask what the nominator is worried about, in their own words."""
+    return _question(
+        nomination_id,
+        page="concern",
+        form_class=forms.ConcernForm,
+        field="concern",
+        save=service.save_concern,
+        template="nominations/concern.html",
+        back="household",
+        onward="tried",
+    )
+
+
+@bp.route("/<uuid:nomination_id>/tried", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def edit_tried(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask what the organisation has already tried."""
+    return _question(
+        nomination_id,
+        page="tried",
+        form_class=forms.TriedForm,
+        field="tried",
+        save=service.save_tried,
+        template="nominations/tried.html",
+        back="concern",
+        onward="family-told",
+    )
+
+
+@bp.route("/<uuid:nomination_id>/family-told", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def family_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask whether the family has been told and given the fair processing notice."""
+    back = _back(nomination_id, "tried")
+    if request.method == "POST":
+        form = forms.FamilyToldForm()
+        if form.validate():
+            needs_reason = service.save_family_told(
+                db.session(), access_context(), nomination_id, form.family_told.data
+            )
+            if needs_reason:
+                return redirect(_page_url(nomination_id, "why-not-told", change=request.args.get("change")))
+            return redirect(_page_url(nomination_id, service.CHECK_ANSWERS))
+        return render_template("nominations/family_told.html", form=form, back=back), 400
+    draft = service.get_draft_for(
+        db.session(), access_context(), current_framework(), nomination_id, page="family-told"
+    )
+    form = forms.FamilyToldForm(data={"family_told": draft.family_told})
+    return render_template("nominations/family_told.html", form=form, back=back)
+
+
+@bp.route("/<uuid:nomination_id>/why-not-told", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def why_not_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Ask why the family has not been told, or not given the notice."""
+    return _question(
+        nomination_id,
+        page="why-not-told",
+        form_class=forms.NotToldReasonForm,
+        field="not_told_reason",
+        save=service.save_not_told_reason,
+        template="nominations/why_not_told.html",
+        back="family-told",
+        onward=service.CHECK_ANSWERS,
+    )
+
+
+# ------------------------------------------------------------------------------ sending
+
+
+@bp.route("/<uuid:nomination_id>/check-answers", methods=["GET", "POST"])
+@requires(Role.PRACTITIONER)
+@commits
+def check_answers(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Show every answer with a way to change it, and send the nomination (exactly once)."""
+    ctx = access_context()
+    form = forms.SubmitForm()
+    problems: list[service.Problem] = []
+    if request.method == "POST" and form.validate():
+        try:
+            sent = service.submit_nomination(
+                db.session(), ctx, current_framework(), nomination_id, version=form.version_number
+            )
+        except service.AlreadySubmitted as exc:
+            return render_template(
+                "nominations/already_sent.html", reference=exc.reference, nomination_id=nomination_id
+            ), 409
+        except service.StaleDraft:
+            return render_template("nominations/stale.html", nomination_id=nomination_id), 409
+        except service.Incomplete as exc:
+            db.session().rollback()
+            problems = exc.problems
+        else:
+            return redirect(url_for("nominations.show_confirmation", nomination_id=sent.nomination_id))
+    draft = service.get_draft_for(db.session(), ctx, current_framework(), nomination_id, page=service.CHECK_ANSWERS)
+    form.version.data = str(draft.version)
+    status = _keep_log(400 if problems or form.errors else 200)
+    return render_template(
+        "nominations/check_answers.html",
+        draft=draft,
+        form=form,
+        problems=problems,
+        endpoints=ENDPOINTS,
+        back=_page_url(nomination_id, "why-not-told" if draft.needs_reason else "family-told"),
+    ), status
+
+
+@bp.get("/<uuid:nomination_id>/confirmation")
+@requires(Role.PRACTITIONER)
+@commits
+def show_confirmation(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Confirm the nomination was sent, with its reference."""
+    nomination = service.get_nomination_for(
+        db.session(), access_context(), current_framework(), nomination_id, page="confirmation"
+    )
+    if nomination.draft:
+        return redirect(_page_url(nomination_id, service.CHECK_ANSWERS))
+    return render_template(
+        "nominations/confirmation.html", nomination=nomination, linked_message=service.LINKED_MESSAGE
+    )
+
+
+# ------------------------------------------------------------------------------ following
+
+
+@bp.get("/<uuid:nomination_id>")
+@requires(Role.PRACTITIONER)
+@commits
+def show_nomination(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Show what was sent, its status and the messages shared with the nominator (never the family's file)."""
+    nomination = service.get_nomination_for(db.session(), access_context(), current_framework(), nomination_id)
+    if nomination.draft:
+        return redirect(_page_url(nomination_id, service.next_page(nomination)))
+    form = forms.GiveInformationForm(data={"version": str(nomination.version)})
+    return render_template("nominations/show.html", nomination=nomination, form=form)
+
+
+@bp.post("/<uuid:nomination_id>/reply")
+@requires(Role.PRACTITIONER)
+@commits
+def give_information(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Answer the council's request for more information."""
+    form = forms.GiveInformationForm()
+    if form.validate():
+        try:
+            service.give_information(
+                db.session(), access_context(), nomination_id, version=form.version_number, message=form.message.data
+            )
+        except service.StalePage:
+            return render_template("nominations/stale_reply.html", nomination_id=nomination_id), 409
+        flash("Your answer has been sent to the Supporting Families team.", "success")
+        return redirect(url_for("nominations.show_nomination", nomination_id=nomination_id))
+    nomination = service.get_nomination_for(db.session(), access_context(), current_framework(), nomination_id)
+    return render_template("nominations/show.html", nomination=nomination, form=form), _keep_log(400)
+
+
+@bp.post("/<uuid:nomination_id>/open")
+@requires(Role.PRACTITIONER)
+@commits
+def open_nomination(nomination_id: uuid.UUID) -> ResponseReturnValue:
+    """Open an updated nomination: its updates stop being news (a POST, because a GET changes nothing)."""
+    if forms.SeenForm().validate():
+        service.mark_seen(db.session(), access_context(), nomination_id)
+    return redirect(url_for("nominations.show_nomination", nomination_id=nomination_id))
