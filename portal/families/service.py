@@ -34,6 +34,7 @@ from portal.families.models import (
     Flag,
     FlagConcern,
     Person,
+    RelationshipKind,
     ServiceRelationship,
 )
 from portal.organisations.models import Organisation, User
@@ -172,6 +173,8 @@ def _served_selects(dialect: str, only_people: bool) -> CompoundSelect:
         .where(
             _live(bindparam("on")),
             _SR.c.organisation_id == bindparam("organisation"),
+            # a nominator follows its own nominations, never the family's flags (NO_FLAG_RELATIONSHIPS)
+            _SR.c.kind.not_in([RelationshipKind(k) for k in sorted(policy.NO_FLAG_RELATIONSHIPS)]),
             _SR.c.valid_from <= bindparam("on"),
             or_(_SR.c.valid_to.is_(None), _SR.c.valid_to >= bindparam("on")),
         )
