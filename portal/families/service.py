@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, and_, bindparam, or_, select, union
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    union,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
@@ -233,8 +244,19 @@ def _served_candidates(
 
 def _people_select(dialect: str, identifiers: tuple[str, ...], one: bool) -> Select[Any]:
     """Person, flag, family and lead professional, for the flags a decision permitted; of the
-    identifiers only those the page shows (a list shows one: nothing else is decrypted)."""
+    identifiers only those the page shows (a list shows one: nothing else is decrypted); and the flag's
+    concerns in the categories some decision granted, as ``category=token`` pairs joined by commas
+    (neither a category nor an encrypted token contains either character), so that a withheld concern's
+    detail is never fetched and the page needs no second statement."""
     lead = _U.alias("lead")
+    concerns = (
+        select(
+            comma_joined(_FC.c.category + "=" + func.coalesce(type_coerce(_FC.c.detail, Text), literal_column("''")))
+        )
+        .where(_FC.c.flag_id == _F.c.id, any_of(_FC.c.category, "categories", dialect))
+        .correlate(_F)
+        .scalar_subquery()
+    )
     return (
         select(
             _F.c.id.label("flag_id"),
@@ -253,6 +275,7 @@ def _people_select(dialect: str, identifiers: tuple[str, ...], one: bool) -> Sel
             lead.c.email.label("lead_email"),
             lead.c.phone.label("lead_phone"),
             _O.c.name.label("lead_organisation"),
+            type_coerce(concerns, Text).label("concerns"),
         )
         .select_from(
             _F.join(_FAM, _FAM.c.id == _F.c.family_id)
@@ -279,23 +302,10 @@ def _names_statement(dialect: str) -> Select[Any]:
     return select(_P.c.id, _P.c.given_name, _P.c.family_name).where(any_of(_P.c.id, "people", dialect))
 
 
-def _concerns_select(dialect: str, one: bool) -> Select[Any]:
-    """The granted concerns of those flags (only granted categories are fetched, so decrypted)."""
-    return (
-        select(_FC.c.flag_id, _FC.c.category, raw(_FC.c.detail))
-        .where(any_of(_FC.c.flag_id, "flags", dialect, one), any_of(_FC.c.category, "categories", dialect))
-        .order_by(_FC.c.flag_id, _FC.c.category)
-    )
-
-
-_CONCERNS_STATEMENTS = {one: prebuilt(lambda dialect, one=one: _concerns_select(dialect, one)) for one in (True, False)}
-
-
 def _load(
     session: Session, chosen: Sequence[tuple[_Candidate, policy.Decision]], identifiers: str = "both"
 ) -> list[FlaggedPerson]:
-    """Decrypt and assemble what each decision allows, in two column queries whatever the page size:
-    person, flag, family and lead professional in one; the granted concerns in the other.
+    """Decrypt and assemble what each decision allows, in one statement whatever the page size.
 
     Only granted concerns are fetched, so a withheld concern's detail is never even decrypted.
     """
@@ -307,18 +317,19 @@ def _load(
     flags: Any = flag_ids[0] if one else flag_ids
     names = _IDENTIFIERS[identifiers]
     rows = {
-        r.flag_id: r for r in session.execute(_PEOPLE_STATEMENTS[identifiers, one](session), {"flags": flags}).all()
+        r.flag_id: r
+        for r in session.execute(
+            _PEOPLE_STATEMENTS[identifiers, one](session), {"flags": flags, "categories": sorted(granted)}
+        ).all()
     }
     ring = keyring()
     # each column decrypts under its own context (a token copied into another column never decrypts)
     given, family, born = _P.c.given_name.type.decode, _P.c.family_name.type.decode, _P.c.date_of_birth.type.decode
-    concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
-    if granted:
-        detail_of = _FC.c.detail.type.decode
-        for flag_id, category, detail in session.execute(
-            _CONCERNS_STATEMENTS[one](session), {"flags": flags, "categories": sorted(granted)}
-        ).all():
-            concerns[flag_id].append((category, detail_of(ring, detail)))
+    detail_of = _FC.c.detail.type.decode
+    concerns: dict[uuid.UUID, list[tuple[str, str | None]]] = {}
+    for flag_id, row in rows.items():
+        pairs = (pair.split("=", 1) for pair in row.concerns.split(",")) if row.concerns else ()
+        concerns[flag_id] = sorted((category, detail_of(ring, token or None)) for category, token in pairs)
     result = []
     for candidate, decision in chosen:
         row = rows[candidate.flag_id]

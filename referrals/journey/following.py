@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_decision, deny
 from portal.audit.events import EventType
+from portal.db import prebuilt
 from referrals.framework import Framework
 from referrals.journey.gate import decide_access, family_subjects, nomination_facts, nomination_request, route_title
 from referrals.journey.records import CHECK_ANSWERS, ListItem, StalePage, Update
@@ -113,20 +114,36 @@ def _updated_ids(session: Session, user_id: uuid.UUID, among: Sequence[uuid.UUID
     return set(session.scalars(query))
 
 
+@prebuilt
+def _unseen_statement(dialect: str) -> Select[Any]:
+    """``_updated_ids`` for one user with what the banner shows, built once: every practitioner's home
+    page runs it."""
+    seen = func.coalesce(Nomination.nominator_seen_at, Nomination.submitted_at, Nomination.created_at)
+    updated = (
+        select(NominationEvent.nomination_id)
+        .where(
+            NominationEvent.nomination_id == Nomination.id,
+            NominationEvent.shared_with_nominator.is_(True),
+            NominationEvent.actor_id != bindparam("user"),
+            NominationEvent.at > seen,
+        )
+        .correlate(Nomination)
+        .exists()
+    )
+    return (
+        select(Nomination.id, Nomination.reference, Nomination.status)
+        .where(Nomination.nominator_id == bindparam("user"), Nomination.status != S.DRAFT, updated)
+        .order_by(Nomination.updated_at.desc())
+    )
+
+
 def unseen_updates(session: Session, user_id: uuid.UUID) -> list[Update]:
     """The user's nominations whose status changed since they last looked, for the home page banner.
 
     References and statuses only, no personal data, so nothing is logged (the list and the nomination
     pages, which show names, go through the gate).
     """
-    ids = _updated_ids(session, user_id)
-    if not ids:
-        return []
-    rows = session.execute(
-        select(Nomination.id, Nomination.reference, Nomination.status)
-        .where(Nomination.id.in_(ids))
-        .order_by(Nomination.updated_at.desc())
-    ).all()
+    rows = session.execute(_unseen_statement(session), {"user": user_id}).all()
     return [Update(r.id, r.reference, r.status.label) for r in rows]
 
 
