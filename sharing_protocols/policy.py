@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -378,27 +378,20 @@ def _within(on: date, valid_from: date, valid_to: date | None) -> bool:
 class _Shared:
     """What every subject of one request has in common, worked out once for all of them.
 
-    The protocol checks depend only on the actor, the request and the protocols, and most reasons'
-    sentences only on a category and a notice version, so a list of a hundred people decides the
-    protocol for each category once and builds each sentence once. It holds no facts of its own: a
-    decision made with it is exactly the decision made without it (``decide_many`` is tested against
-    ``decide``).
+    The role and protocol checks depend only on the actor, the request and the protocols, so a list of
+    a hundred people checks the role once and decides the protocol for each category once. It holds no
+    facts of its own: a decision made with it is exactly the decision made without it (``decide_many``
+    is tested against ``decide``).
     """
 
-    __slots__ = ("actor", "protocols", "reasons", "request", "results")
+    __slots__ = ("actor", "protocols", "request", "results", "role")
 
     def __init__(self, actor: Actor, request: Request, protocols: tuple[Protocol, ...]) -> None:
         self.actor, self.request, self.protocols = actor, request, protocols
         #: category -> (the protocol reason, the protocol relied on or None)
         self.results: dict[str, tuple[Reason, Protocol | None]] = {}
-        #: reasons built once per key (a sentence costs more than the rule it explains)
-        self.reasons: dict[tuple[object, ...], Reason] = {}
-
-    def reason(self, key: tuple[object, ...], build: Callable[[], Reason]) -> Reason:
-        found = self.reasons.get(key)
-        if found is None:
-            found = self.reasons[key] = build()
-        return found
+        #: the role check, once worked out
+        self.role: Reason | None = None
 
 
 def _check_role(actor: Actor, action: Action) -> Reason:
@@ -425,7 +418,16 @@ def _check_break_glass_reason(request: Request) -> Reason:
     )
 
 
-def _check_relationship(facts: Facts, shared: _Shared) -> Reason:
+@functools.lru_cache(maxsize=64)
+def _relationship_live(kind: str) -> Reason:
+    return Reason(
+        "relationship_live",
+        f"Your organisation currently serves this person ({_label(_RELATIONSHIP_KINDS, kind)}).",
+        True,
+    )
+
+
+def _check_relationship(facts: Facts) -> Reason:
     actor, subject, on = facts.actor, facts.subject, facts.request.on
     live = sorted(
         (
@@ -439,15 +441,7 @@ def _check_relationship(facts: Facts, shared: _Shared) -> Reason:
         key=lambda r: (r.kind, r.valid_from, r.valid_to or date.max),
     )
     if live:
-        kind = live[0].kind
-        return shared.reason(
-            ("relationship_live", kind),
-            lambda: Reason(
-                "relationship_live",
-                f"Your organisation currently serves this person ({_label(_RELATIONSHIP_KINDS, kind)}).",
-                True,
-            ),
-        )
+        return _relationship_live(live[0].kind)
     if subject.lead_professional_user_id is not None and subject.lead_professional_user_id == actor.user_id:
         return Reason("lead_professional", "You are the lead professional for this person's family.", True)
     if facts.request.break_glass:
@@ -513,18 +507,27 @@ def _why_not_in_force(facts: Facts, category: str) -> str:
     return ""
 
 
-def _notice_for(facts: Facts, category: str) -> NoticeGiven | None:
-    """The earliest notice given to this person's family that names this category for this recipient."""
-    subject, on, kind = facts.subject, facts.request.on, facts.actor.organisation_kind
-    covering = [
-        n
-        for n in facts.notices
-        if n.family_id == subject.family_id
-        and subject.person_id in n.member_person_ids
-        and n.given_on <= on
-        and (kind, category) in n.coverage
-    ]
-    return min(covering, key=lambda n: (n.given_on, n.id), default=None)
+def _notices_given(facts: Facts) -> list[NoticeGiven]:
+    """The notices given to this person's family, for this person, by the day: earliest first."""
+    subject, on = facts.subject, facts.request.on
+    return sorted(
+        (
+            n
+            for n in facts.notices
+            if n.family_id == subject.family_id and subject.person_id in n.member_person_ids and n.given_on <= on
+        ),
+        key=_notice_order,
+    )
+
+
+def _notice_order(notice: NoticeGiven) -> tuple[date, str]:
+    return (notice.given_on, notice.id)
+
+
+def _notice_for(given: list[NoticeGiven], kind: str, category: str) -> NoticeGiven | None:
+    """The earliest of ``given`` (from ``_notices_given``) that names this category for this recipient."""
+    wanted = (kind, category)
+    return next((n for n in given if wanted in n.coverage), None)
 
 
 def _objections_to(facts: Facts, category: str) -> list[Objection]:
@@ -567,7 +570,53 @@ def _protocol_result(facts: Facts, category: str, shared: _Shared) -> tuple[Reas
     return reason, protocol
 
 
-def _check_category(facts: Facts, category: str, shared: _Shared) -> tuple[list[Reason], Grant | None]:
+# Reasons are immutable and their sentences depend only on these arguments, so each is built once per
+# process (a list page of a hundred people would otherwise format the same sentence a hundred times).
+
+
+@functools.lru_cache(maxsize=4096)
+def _notice_covers(category: str, kind: str, direction: str, version_ref: str, given_on: date) -> Reason:
+    return Reason(
+        "notice_covers",
+        f"The fair processing notice given to this family ({version_ref}, {_long_date(given_on)}) covers "
+        f"{_flow_phrase(category, kind, direction)}.",
+        True,
+        category=category,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _notice_waived(category: str, kind: str, direction: str) -> Reason:
+    return Reason(
+        "notice_waived_break_glass",
+        f"No fair processing notice given to this family covers {_flow_phrase(category, kind, direction)}. "
+        "Emergency (break-glass) access was used instead and will be reviewed.",
+        True,
+        category=category,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _no_notice(category: str, kind: str, direction: str) -> Reason:
+    return Reason(
+        "no_notice",
+        f"No fair processing notice given to this family covers {_flow_phrase(category, kind, direction)}.",
+        False,
+        _ADVICE_NOTICE,
+        category,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _no_objection(category: str) -> Reason:
+    return Reason(
+        "no_objection", f"This person has not objected to {_sharing_words(category)}.", True, category=category
+    )
+
+
+def _check_category(
+    facts: Facts, category: str, shared: _Shared, given: list[NoticeGiven]
+) -> tuple[list[Reason], Grant | None]:
     """Protocol, then notice, then objections, for one category; stops at the first failure.
 
     Returns the reasons and, when every check passed, the grant the category relies on.
@@ -578,48 +627,13 @@ def _check_category(facts: Facts, category: str, shared: _Shared) -> tuple[list[
     if protocol is None:
         return reasons, None
 
-    notice = _notice_for(facts, category)
+    notice = _notice_for(given, kind, category)
     if notice is not None:
-        reasons.append(
-            shared.reason(
-                ("notice_covers", category, notice.version_ref, notice.given_on),
-                lambda: Reason(
-                    "notice_covers",
-                    f"The fair processing notice given to this family ({notice.version_ref}, "
-                    f"{_long_date(notice.given_on)}) covers {_flow_phrase(category, kind, request.direction)}.",
-                    True,
-                    category=category,
-                ),
-            )
-        )
+        reasons.append(_notice_covers(category, kind, request.direction, notice.version_ref, notice.given_on))
     elif request.break_glass:
-        reasons.append(
-            shared.reason(
-                ("notice_waived_break_glass", category),
-                lambda: Reason(
-                    "notice_waived_break_glass",
-                    f"No fair processing notice given to this family covers "
-                    f"{_flow_phrase(category, kind, request.direction)}. "
-                    "Emergency (break-glass) access was used instead and will be reviewed.",
-                    True,
-                    category=category,
-                ),
-            )
-        )
+        reasons.append(_notice_waived(category, kind, request.direction))
     else:
-        reasons.append(
-            shared.reason(
-                ("no_notice", category),
-                lambda: Reason(
-                    "no_notice",
-                    f"No fair processing notice given to this family covers "
-                    f"{_flow_phrase(category, kind, request.direction)}.",
-                    False,
-                    _ADVICE_NOTICE,
-                    category,
-                ),
-            )
-        )
+        reasons.append(_no_notice(category, kind, request.direction))
         return reasons, None
 
     objections = _objections_to(facts, category) if facts.objections else []
@@ -648,12 +662,7 @@ def _check_category(facts: Facts, category: str, shared: _Shared) -> tuple[list[
                 )
             )
     else:
-        reasons.append(
-            shared.reason(
-                ("no_objection", category),
-                lambda: Reason("no_objection", f"This person has not objected to {what}.", True, category=category),
-            )
-        )
+        reasons.append(_no_objection(category))
 
     grant = Grant(
         category=category,
@@ -751,7 +760,8 @@ def _decide(facts: Facts, shared: _Shared) -> Decision:
     break_glass = request.break_glass
     reasons: list[Reason] = []
 
-    role = shared.reason(("role", request.action), lambda: _check_role(actor, request.action))
+    role = shared.role or _check_role(actor, request.action)
+    shared.role = role
     reasons.append(role)
     if not role.passed:
         return _denied(reasons, break_glass)
@@ -762,19 +772,20 @@ def _decide(facts: Facts, shared: _Shared) -> Decision:
         if not given.passed:
             return _denied(reasons, break_glass)
 
-    relationship = _check_relationship(facts, shared)
+    relationship = _check_relationship(facts)
     reasons.append(relationship)
     if not relationship.passed:
         return _denied(reasons, break_glass)
 
-    membership_reasons, membership = _check_category(facts, PROGRAMME_MEMBERSHIP, shared)
+    given = _notices_given(facts)
+    membership_reasons, membership = _check_category(facts, PROGRAMME_MEMBERSHIP, shared, given)
     reasons.extend(membership_reasons)
     if membership is None:
         return _denied(reasons, break_glass)
 
     grants = [membership]
     for category in sorted(subject.categories - {PROGRAMME_MEMBERSHIP}):
-        category_reasons, grant = _check_category(facts, category, shared)
+        category_reasons, grant = _check_category(facts, category, shared, given)
         reasons.extend(category_reasons)
         if grant is not None:
             grants.append(grant)
