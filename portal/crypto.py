@@ -258,7 +258,7 @@ def _b64url(data: bytes) -> str:
 
 
 _TOKEN_BODY = re.compile(r"[A-Za-z0-9_-]+")
-_FROM_URLSAFE = str.maketrans("-_", "+/")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate: str.translate is ~10x slower
 
 
 def _split(token: str) -> tuple[str, bytes]:
@@ -272,7 +272,7 @@ def _split(token: str) -> tuple[str, bytes]:
         raise DecryptionError("the encrypted token is malformed")
     try:
         # the body is checked against the URL-safe alphabet above, so the plain decoder suffices
-        blob = binascii.a2b_base64(body.translate(_FROM_URLSAFE) + "=" * (-len(body) % 4))
+        blob = binascii.a2b_base64(body.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(body) % 4))
     except (binascii.Error, ValueError):
         raise DecryptionError("the encrypted token is malformed") from None
     return kid, blob
