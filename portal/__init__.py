@@ -159,8 +159,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.audit import views as audit_views
     from portal.auth import views as auth_views
     from portal.families import views as families_views
+    from referrals.triage import views as triage_views
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(families_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(triage_views.bp)

@@ -13,16 +13,25 @@ from sqlalchemy import func, select, text
 from portal import db
 from portal.access import AccessContext
 from portal.families import service
-from portal.families.models import Person
+from portal.families.models import FamilyMember, Person
 from portal.organisations.models import User
+from referrals.models import NominationStatus
+from tests.builders_nominations import create_nomination
 from tests.signin import dev_sign_in
 
 #: blueprints whose pages show people, families, flags or the log (which names people)
-PERSONAL_DATA = {"families": "gp.practitioner", "audit": "sf.dpo"}
+PERSONAL_DATA = {"families": "gp.practitioner", "audit": "sf.dpo", "triage": "sf.coordinator"}
 #: blueprints that show no personal data about families
 NO_PERSONAL_DATA = {"main", "auth", "dev_idp", "govuk"}
 #: GET pages in personal-data blueprints that show none themselves (a form to fill in)
 FORMS_ONLY = {"families.start_break_glass", "audit.check_access_log_integrity"}
+#: triage pages about an accepted nomination's family (the others are about an open nomination)
+ACCEPTED_NOMINATION_PAGES = {
+    "triage.show_family",
+    "triage.assign_lead_professional",
+    "triage.record_notice",
+    "triage.raise_flags",
+}
 
 
 def _entries(app) -> int:
@@ -39,7 +48,17 @@ def _params(app) -> dict[str, object]:
         grant = service.start_break_glass(session, ctx, kelly.nhs_number, "Child at risk tonight, no answer at home")
         session.commit()
         seq = session.execute(select(func.max(text("seq"))).select_from(text("access_log_entry"))).scalar() or 1
-        return {"person_id": kelly.id, "grant_id": grant.id, "seq": seq}
+        family_id = session.scalar(select(FamilyMember.family_id).where(FamilyMember.person_id == kelly.id))
+        open_nomination = create_nomination(session)
+        accepted = create_nomination(session, status=NominationStatus.ACCEPTED, family_id=family_id)
+        session.commit()
+        return {
+            "person_id": kelly.id,
+            "grant_id": grant.id,
+            "seq": seq,
+            "nomination_id": open_nomination.id,
+            "accepted_nomination_id": accepted.id,
+        }
 
 
 def test_every_blueprint_is_classified(app):
@@ -58,12 +77,16 @@ def test_every_personal_data_page_leaves_an_access_log_entry(live_app):
         blueprint = rule.endpoint.split(".")[0]
         if blueprint not in PERSONAL_DATA or "GET" not in rule.methods or rule.endpoint in FORMS_ONLY:
             continue
+        values = {arg: params[arg] for arg in rule.arguments}
+        if rule.endpoint in ACCEPTED_NOMINATION_PAGES:
+            values["nomination_id"] = params["accepted_nomination_id"]
         with app.test_request_context():
-            url = app.url_for(rule.endpoint, **{arg: params[arg] for arg in rule.arguments})
+            url = app.url_for(rule.endpoint, **values)
         before = _entries(app)
         response = sessions[PERSONAL_DATA[blueprint]].get(live_app.url + url, timeout=10)
         assert response.status_code == 200, (url, response.status_code)
         assert _entries(app) > before, f"{rule.endpoint} showed a page without writing an access-log entry"
         checked.append(rule.endpoint)
     assert {"families.list_flags", "families.show_flag", "audit.search_access_log"} <= set(checked)
+    assert {"triage.list_nominations", "triage.show_nomination", "triage.show_family"} <= set(checked)
     assert uuid.UUID(str(params["grant_id"]))

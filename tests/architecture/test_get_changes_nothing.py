@@ -19,7 +19,12 @@ EXEMPT_TABLES = {"server_session", "alembic_version", "access_log_chain_head"}
 #: tables a GET may only append to
 APPEND_ONLY = {"access_log_entry", "access_log_subject", "access_log_checkpoint"}
 #: values for URL parameters, by name (person_id is filled in with a real flagged person)
-PARAMS = {"provider_key": "dev", "seq": 1, "grant_id": "00000000-0000-4000-8000-000000000000"}
+PARAMS = {
+    "provider_key": "dev",
+    "seq": 1,
+    "grant_id": "00000000-0000-4000-8000-000000000000",
+    "nomination_id": "00000000-0000-4000-8000-000000000001",
+}
 ROLES = ["sf.coordinator", "sf.dpo", "sf.sysadmin", "gp.practitioner", "school.admin", "probation.practitioner"]
 
 
