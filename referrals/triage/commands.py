@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
 from portal import db
 from portal.access import record_system
@@ -11,6 +12,7 @@ from referrals.matching import backfill_blocking_keys
 
 
 @click.command("backfill-matching-keys")
+@with_appcontext
 def backfill_matching_keys() -> None:
     """Fill the matching keys of people written before migration 0007 (safe to re-run).
 
