@@ -37,7 +37,15 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from consent.models import NoticeMethod
@@ -185,6 +193,20 @@ class LeadProfessionalForm(VersionedForm):
     )
 
 
+class Needed:
+    """Like ``InputRequired``, without the ``required`` flag: the GOV.UK date widget would put
+    ``required`` on its wrapping ``div`` (not valid HTML), and ``novalidate`` forms do not use it."""
+
+    field_flags: dict[str, bool] = {}
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if field.data is None and not field.errors:
+            raise StopValidation(self.message)
+
+
 class GovDateField(DateField):
     """A GOV.UK day/month/year date that never breaks on a crafted request (absent, or 1 or 4 parts)."""
 
@@ -232,7 +254,7 @@ class NoticeForm(VersionedForm):
     given_on = GovDateField(
         "When was it given?",
         description="For example, 27 3 2026",
-        validators=[InputRequired("Enter the date it was given")],
+        validators=[Needed("Enter the date it was given")],
     )
     method = RadioField(
         "How was it given?",
@@ -256,12 +278,12 @@ class FlagsForm(VersionedForm):
     review_on = GovDateField(
         "Review date",
         description="When the council will check the flags are still needed. For example, 27 3 2026",
-        validators=[InputRequired("Enter the review date")],
+        validators=[Needed("Enter the review date")],
     )
     ends_on = GovDateField(
         "End date",
         description="After this date partners no longer see the flags.",
-        validators=[InputRequired("Enter the end date")],
+        validators=[Needed("Enter the end date")],
     )
     family_told = BooleanField(
         "The family has been told that partners who serve them will see that they are supported",
