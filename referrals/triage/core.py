@@ -314,6 +314,13 @@ def history_of(session: Session, state: State) -> tuple[HistoryEntry, ...]:
     )
 
 
+def thread_of(history: Sequence[HistoryEntry]) -> tuple[HistoryEntry, ...]:
+    """The messages exchanged with the nominator: what they were shown, and what they wrote back."""
+    return tuple(
+        h for h in history if h.message and (h.shared_with_nominator or h.kind == NominationEventKind.INFORMATION_GIVEN)
+    )
+
+
 def known_with_identifiers(session: Session, people: Sequence[NominatedPerson]) -> dict[uuid.UUID, uuid.UUID]:
     """nominated person -> the known person with the same NHS number or UPN, if any (one query)."""
     nhs = {blind_index("nhs_number", p.nhs_number): p.id for p in people if p.nhs_number}

@@ -54,6 +54,7 @@ from referrals.triage.core import (
     nomination_for_update,
     route_title,
     seen,
+    thread_of,
 )
 from referrals.triage.models import MatchOutcome, MatchReview
 from sharing_protocols import policy
@@ -353,7 +354,7 @@ def get_nomination_for(
         linked_from=linked_from,
         family=family,
         history=history,
-        thread=tuple(h for h in history if h.shared_with_nominator and h.message),
+        thread=thread_of(history),
     )
 
 
@@ -613,5 +614,5 @@ def get_nomination_summary_for(
         organisation=organisation,
         nominator_name=nominator,
         people=tuple(f"{g} {f}" for g, f in names),
-        thread=tuple(h for h in history if h.shared_with_nominator and h.message),
+        thread=thread_of(history),
     )

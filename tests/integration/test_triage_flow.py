@@ -1036,3 +1036,41 @@ def test_the_log_stays_intact_through_a_whole_triage(app):
         report = chain.verify(app.extensions["db_engine"], signing.trusted_keys(app))
     assert report.intact, report.problem
     assert nomination_id
+
+
+def test_the_nomination_page_makes_the_same_number_of_queries_for_one_person_or_four(app):
+    with session_of(app) as s:
+        browns = [person_named(s, n) for n in ("Kelly Brown", "Tyler Brown", "Mia Brown")]
+        as_nominees = [Nominee(p.given_name, p.family_name, p.date_of_birth, postcode=p.postcode) for p in browns]
+        one = create_nomination(s, people=tuple(as_nominees[1:2]))
+        four = create_nomination(s, people=(*as_nominees, Nominee("Jayden", "Quincey", date(2016, 2, 3))))
+
+    def cost(nomination_id) -> int:
+        with session_of(app) as s:
+            ctx, fw = context(s), current_framework()
+            s.commit()
+            return statements(app, lambda: service.get_nomination_for(s, ctx, nomination_id, fw))
+
+    assert cost(one.id) == cost(four.id)
+
+
+def test_the_thread_has_the_coordinators_questions_and_the_nominators_answers(app):
+    with session_of(app) as s:
+        nomination = tyler_nomination(s)
+    with session_of(app) as s:
+        service.request_information(s, context(s), nomination.id, "Who else lives at the address?")
+    with session_of(app) as s:
+        s.add(
+            NominationEvent(
+                nomination_id=nomination.id,
+                actor_id=user(s, "school.practitioner").id,
+                kind=service.NominationEventKind.INFORMATION_GIVEN,
+                message="His grandmother, most weekdays.",
+            )
+        )
+    with session_of(app) as s:
+        view = service.get_nomination_for(s, context(s), nomination.id, current_framework())
+    assert [(m.label, m.message, m.actor) for m in view.thread] == [
+        ("More information requested", "Who else lives at the address?", "Chris Coordinator"),
+        ("More information given", "His grandmother, most weekdays.", "Sarah Attendance"),
+    ]

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import func, select, text
 
 from portal import db
-from portal.families.models import Flag, RelationshipKind
+from portal.families.models import Family, Flag, RelationshipKind
 from referrals.models import NominatedPerson, Nomination, NominationEvent, NominationStatus
 from referrals.setup import current_framework
 from tests.builders_nominations import FRAMEWORKS, Nominee, create_known_person, create_nomination
@@ -354,3 +354,19 @@ def test_an_invalid_filter_is_refused_with_a_message(live_app):
     http = coordinator(live_app)
     response = http.get(f"{live_app.url}/triage?status=draft", timeout=10)
     assert response.status_code == 400 and re.search(r"<title>\s*Error: ", response.text)
+
+
+def test_triage_pages_change_nothing_but_the_access_log(live_app, database_url):
+    from tests.architecture.test_get_changes_nothing import _digest, _unchanged
+
+    open_id = nomination(live_app, people=(Nominee(), Nominee("Ava", "Carter")))
+    with live_app.app.app_context():
+        brown = db.session().scalar(select(Family.id).where(Family.reference == "SF-000101"))
+    accepted_id = nomination(live_app, status=NominationStatus.ACCEPTED, family_id=brown)
+    http = coordinator(live_app)
+    before = _digest(database_url)
+    for path in ["/triage"] + [f"/triage/nominations/{open_id}{p}" for p in OPEN_PAGES]:
+        assert http.get(live_app.url + path, timeout=10).status_code == 200, path
+    for path in [f"/triage/nominations/{accepted_id}{p}" for p in ACCEPTED_PAGES]:
+        assert http.get(live_app.url + path, timeout=10).status_code == 200, path
+    assert _unchanged(before, _digest(database_url))
