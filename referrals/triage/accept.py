@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, record_triage
@@ -209,7 +210,15 @@ def accept_nomination(
             )
             fill_blocking_keys(person)
             session.add(person)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:
+                # someone with the same NHS number or UPN was recorded by another request meanwhile; the
+                # view rolls the whole acceptance back
+                raise TriageError(
+                    "Someone with the same NHS number or UPN has just been recorded: review the matches again.",
+                    field="family",
+                ) from None
             nominated.person_id = person.id
             new_people += 1
         if nominated.person_id not in members:

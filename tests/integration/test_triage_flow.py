@@ -1074,3 +1074,32 @@ def test_the_thread_has_the_coordinators_questions_and_the_nominators_answers(ap
         ("More information requested", "Who else lives at the address?", "Chris Coordinator"),
         ("More information given", "His grandmother, most weekdays.", "Sarah Attendance"),
     ]
+
+
+def test_a_person_recorded_meanwhile_with_the_same_nhs_number_is_a_message_not_a_server_error(app, monkeypatch):
+    with session_of(app) as s:
+        nomination = create_nomination(
+            s, people=(Nominee("Jayden", "Quincey", date(2016, 2, 3), nhs_number=UNKNOWN_NHS),)
+        )
+    with session_of(app) as s:
+        review_all(s, context(s), nomination.id)
+        nominated = s.scalars(select(NominatedPerson.id).where(NominatedPerson.nomination_id == nomination.id)).one()
+    with session_of(app) as s:  # another request records him after the check the acceptance makes
+        create_known_person(
+            s, given_name="J", family_name="Q", date_of_birth=None, postcode=None, nhs_number=UNKNOWN_NHS
+        )
+    monkeypatch.setattr(accept, "known_with_identifiers", lambda _session, _people: {})
+    with app.app_context():
+        s = db.session()
+        with pytest.raises(TriageError, match="has just been recorded"):
+            accept.accept_nomination(
+                s,
+                context(s),
+                nomination.id,
+                current_framework(),
+                version=version_of(s, nomination.id),
+                family=accept.FamilyChoice(new=True),
+                criteria={nominated: {current_framework().route(nomination.route_key).criterion}},
+            )
+        s.rollback()
+        assert s.get(Nomination, nomination.id).status == NominationStatus.SUBMITTED
