@@ -1,9 +1,8 @@
-"""Accepting a nomination and what follows: the family, the criteria met, eligibility, the lead
-professional, the fair processing notice given, and the flags partners will see.
+"""What follows acceptance (``accept.py``): the family's page with the criteria met and eligibility, the
+lead professional, the fair processing notice given, and the flags partners will see.
 
 Same rules as ``service.py``: through the gate first, logged before anything is returned, every change
-a compare-and-swap on the nomination's version, flush and never commit. A linked nomination (the people
-are already in an earlier nomination or a family) is only ever added to that family, never a new one.
+a compare-and-swap on the nomination's version, flush and never commit.
 """
 
 from __future__ import annotations

@@ -29,8 +29,6 @@ from referrals.triage.core import (
 )
 from sharing_protocols.policy import TriageAction
 
-# ----------------------------------------------------------------------------------------- queue
-
 
 class Age(enum.StrEnum):
     UNDER_A_WEEK = "under-7-days"

@@ -1,10 +1,13 @@
-"""Triage for the council's coordinators: the queue, a nomination with its candidate matches, match
-verdicts, requests for more information, and declining. Accepting and what follows is in ``family.py``.
+"""Triage for the council's coordinators: a nomination with its candidate matches, match verdicts,
+requests for more information, and declining. The queue is ``queue.py``; accepting is ``accept.py``
+and what follows it ``family.py``; what they all share is ``core.py``.
 
 Every function goes through the gate (``portal.access.authorise_triage``) before it reads anything
 personal, logs what it showed or wrote (``record_triage``) before returning it, flushes and never
-commits. Every change goes through ``_advance``: a compare-and-swap on ``nomination.version`` (and the
-status the decision was made on), so a stale page, a second tab or a replayed POST changes nothing.
+commits. Every change goes through ``core.advance``: a compare-and-swap on ``nomination.version`` (and
+the status the decision was made on), so a stale page, a second tab or a replayed POST changes nothing.
+
+Public for other parts of the portal: ``request_information(session, ctx, nomination_id, message)``.
 """
 
 from __future__ import annotations

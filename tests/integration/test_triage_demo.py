@@ -27,9 +27,8 @@ def app(request, database_url, tmp_path):
 def test_the_demo_has_a_nomination_in_every_state_and_running_it_twice_adds_nothing(app):
     with app.app_context():
         session = db.session()
-        seeded = seed_demo_nominations(session, date.today())
+        seed_demo_nominations(session, date.today())  # the demo seed may have run it already
         session.commit()
-        assert seeded.nominations == 5
         rows = {n.reference: n for n in session.scalars(select(Nomination).where(Nomination.reference.in_(REFERENCES)))}
         assert {r: n.status for r, n in rows.items()} == {
             "SFN-DEMO01": NominationStatus.SUBMITTED,
@@ -46,7 +45,10 @@ def test_the_demo_has_a_nomination_in_every_state_and_running_it_twice_adds_noth
         again = seed_demo_nominations(session, date.today())
         session.commit()
         assert again.nominations == 0
-        assert session.scalar(select(func.count()).select_from(Nomination)) == 5
+        assert (
+            session.scalar(select(func.count()).select_from(Nomination).where(Nomination.reference.in_(REFERENCES)))
+            == 5
+        )
 
         gp = {
             p.name
