@@ -163,9 +163,11 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth import views as auth_views
     from portal.families import views as families_views
     from referrals.journey import views as nominations_views
+    from referrals.triage import views as triage_views
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(families_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(nominations_views.bp)
+    app.register_blueprint(triage_views.bp)

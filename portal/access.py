@@ -351,6 +351,7 @@ def _entry(
     request: policy.Request | None,
     decisions: Sequence[tuple[policy.Subject | None, policy.Decision]],
     detail: Mapping[str, str] | None,
+    purpose: str | None = None,
 ) -> chain.NewEntry:
     reasons: list[str] = []
     protocols: list[str] = []
@@ -384,7 +385,7 @@ def _entry(
         actor_user_id=str(ctx.user_id),
         actor_organisation_id=str(ctx.organisation_id),
         actor_roles=tuple(sorted(ctx.roles)),
-        purpose=request.purpose if request else None,
+        purpose=request.purpose if request else purpose,
         categories=tuple(sorted(categories)),
         reasons=tuple(reasons),
         protocol_refs=tuple(protocols),
@@ -453,11 +454,12 @@ def deny(
     *,
     attempted: EventType,
     detail: Mapping[str, str] | None = None,
+    purpose: str | None = None,
 ) -> NoReturn:
     """Record a denial on its own and commit it, then raise ``AccessDenied``.
 
     Anything else the request had written is rolled back first, so a denial never carries a
-    half-done change with it into the database.
+    half-done change with it into the database. ``purpose`` is logged when there is no ``request``.
     """
     session.rollback()
     seq = _append(
@@ -469,6 +471,7 @@ def deny(
             request,
             [(subject, decision)],
             {"attempted": attempted.value, **(detail or {})},
+            purpose,
         ),
     )
     try:
@@ -527,6 +530,50 @@ def authorise_decision(
     if not decision.permitted:
         deny(session, ctx, request, decision, attempted=event, detail=detail)
     return _append(session, lambda: _entry(ctx, event, PERMITTED, request, [(None, decision), *subjects], detail))
+
+
+def authorise_triage(
+    session: Session,
+    ctx: AccessContext,
+    action: policy.TriageAction,
+    nomination: policy.NominationState | None = None,
+    *,
+    attempted: EventType,
+    detail: Mapping[str, str] | None = None,
+) -> policy.Decision:
+    """Decide a coordinator's triage action; a refusal is logged, committed and raised as ``AccessDenied``.
+
+    A permitted decision is not logged yet: the service logs it with ``record_triage`` once it knows
+    which people and families the action shows or writes, before returning any of them.
+    """
+    decision = policy.decide_triage(ctx.actor, action, nomination)
+    if not decision.permitted:
+        deny(session, ctx, None, decision, attempted=attempted, detail=detail, purpose=policy.TRIAGE_PURPOSES[action])
+    return decision
+
+
+def record_triage(
+    session: Session,
+    ctx: AccessContext,
+    event: EventType,
+    action: policy.TriageAction,
+    decision: policy.Decision,
+    shown: Sequence[tuple[policy.Subject, policy.Decision]] = (),
+    *,
+    detail: Mapping[str, str] | None = None,
+) -> int:
+    """Append the entry for a permitted triage action, in the caller's transaction.
+
+    Args:
+        decision: from ``authorise_triage``; its reasons and categories are logged.
+        shown: the people and families the action showed or wrote, each with how much of them (tier,
+            categories), so that the DPO's "who has seen this person?" finds the coordinator too.
+
+    Raises:
+        AuditUnavailable: the entry could not be written (the caller must serve nothing).
+    """
+    purpose = policy.TRIAGE_PURPOSES[action]
+    return _append(session, lambda: _entry(ctx, event, PERMITTED, None, [(None, decision), *shown], detail, purpose))
 
 
 #: the actor of an entry written by a command-line task (an import, the demo seed): no user, no organisation

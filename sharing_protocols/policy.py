@@ -991,3 +991,196 @@ def decide_nomination_access(actor: Actor, nomination: NominationFacts) -> Decis
             return _denied(reasons, False)
         reasons.append(Reason("draft_of_nominator", "You started this draft.", True))
     return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons))
+
+
+# --- nominations: council side ---
+
+
+class TriageAction(enum.StrEnum):
+    """What a coordinator does with nominations. The value is what the access log stores."""
+
+    LIST_NOMINATIONS = "list_nominations"  #: see the triage queue
+    VIEW_NOMINATION = "view_nomination"  #: open a nomination, its candidate matches and history
+    REVIEW_MATCH = "review_match"  #: confirm or reject a candidate match, or say nobody known matches
+    REQUEST_INFORMATION = "request_information"  #: ask the nominator for more information
+    DECLINE_NOMINATION = "decline_nomination"  #: decide not to accept, with a reason
+    ACCEPT_NOMINATION = "accept_nomination"  #: accept, attaching the people to a family
+    ASSIGN_LEAD_PROFESSIONAL = "assign_lead_professional"  #: choose the accepted family's lead professional
+    RECORD_NOTICE = "record_notice"  #: record the fair processing notice given to the family
+    RAISE_FLAGS = "raise_flags"  #: raise flags for the members, so partners who serve them see them
+
+
+#: Who may take each triage action: the council's coordinators, and nobody else.
+TRIAGE_ROLES: Mapping[TriageAction, frozenset[str]] = MappingProxyType(
+    {action: frozenset({"coordinator"}) for action in TriageAction}
+)
+
+#: Why: finding out whether the family is eligible and who they are is identification; what follows
+#: acceptance (a lead professional, the notice, flags partners will see) is coordinating support.
+TRIAGE_PURPOSES: Mapping[TriageAction, str] = MappingProxyType(
+    {
+        TriageAction.LIST_NOMINATIONS: IDENTIFICATION,
+        TriageAction.VIEW_NOMINATION: IDENTIFICATION,
+        TriageAction.REVIEW_MATCH: IDENTIFICATION,
+        TriageAction.REQUEST_INFORMATION: IDENTIFICATION,
+        TriageAction.DECLINE_NOMINATION: IDENTIFICATION,
+        TriageAction.ACCEPT_NOMINATION: IDENTIFICATION,
+        TriageAction.ASSIGN_LEAD_PROFESSIONAL: SUPPORT_COORDINATION,
+        TriageAction.RECORD_NOTICE: SUPPORT_COORDINATION,
+        TriageAction.RAISE_FLAGS: SUPPORT_COORDINATION,
+    }
+)
+
+#: The organisation kind whose coordinators triage: the council's own Supporting Families team, the
+#: party every nomination is shared with.
+TRIAGING_KIND = "council_team"
+
+#: Nomination statuses (``referrals.models.NominationStatus`` values, restated: the policy imports nothing)
+DRAFT, SUBMITTED, MORE_INFORMATION_REQUESTED = "draft", "submitted", "more_information_requested"
+ACCEPTED, NOT_ACCEPTED, LINKED = "accepted", "not_accepted", "linked"
+#: still with the council: matches can be reviewed, information requested, a decision made
+OPEN_FOR_TRIAGE: frozenset[str] = frozenset({SUBMITTED, MORE_INFORMATION_REQUESTED, LINKED})
+
+#: the statuses each action needs; an action that is not listed concerns no one nomination
+_TRIAGE_STATUSES: Mapping[TriageAction, frozenset[str]] = MappingProxyType(
+    {
+        TriageAction.VIEW_NOMINATION: OPEN_FOR_TRIAGE | {ACCEPTED, NOT_ACCEPTED},
+        TriageAction.REVIEW_MATCH: OPEN_FOR_TRIAGE,
+        TriageAction.REQUEST_INFORMATION: OPEN_FOR_TRIAGE,
+        TriageAction.DECLINE_NOMINATION: OPEN_FOR_TRIAGE,
+        TriageAction.ACCEPT_NOMINATION: OPEN_FOR_TRIAGE,
+        TriageAction.ASSIGN_LEAD_PROFESSIONAL: frozenset({ACCEPTED}),
+        TriageAction.RECORD_NOTICE: frozenset({ACCEPTED}),
+        TriageAction.RAISE_FLAGS: frozenset({ACCEPTED}),
+    }
+)
+
+_TRIAGE_WORDS = {
+    TriageAction.LIST_NOMINATIONS: "see the nominations waiting for triage",
+    TriageAction.VIEW_NOMINATION: "see nominations",
+    TriageAction.REVIEW_MATCH: "match nominated people to people already known",
+    TriageAction.REQUEST_INFORMATION: "ask nominators for more information",
+    TriageAction.DECLINE_NOMINATION: "decide on nominations",
+    TriageAction.ACCEPT_NOMINATION: "decide on nominations",
+    TriageAction.ASSIGN_LEAD_PROFESSIONAL: "assign a lead professional",
+    TriageAction.RECORD_NOTICE: "record the notice given to a family",
+    TriageAction.RAISE_FLAGS: "raise flags",
+}
+
+_NOMINATION_STATUS_WORDS = {
+    DRAFT: "a draft",
+    SUBMITTED: "submitted",
+    MORE_INFORMATION_REQUESTED: "waiting for more information",
+    ACCEPTED: "accepted",
+    NOT_ACCEPTED: "not accepted",
+    LINKED: "added to an existing record",
+}
+
+_ADVICE_TRIAGE_ROLE = "Ask the council's Supporting Families team manager if you need this access."
+_ADVICE_TRIAGE_KIND = "Nominations are triaged by the council's Supporting Families team: contact them."
+_ADVICE_DECIDED = "Open the nomination to see its decision and history."
+_ADVICE_NOT_ACCEPTED = "Accept the nomination first."
+
+
+@dataclass(frozen=True)
+class NominationState:
+    """A nomination, as far as a triage decision needs it: which one, in what state, about what."""
+
+    id: str  #: the nomination's id, logged with the decision
+    reference: str  #: its reference (e.g. "SFN-7K3M9Q"), quoted in the explanation
+    status: str  #: a ``referrals.models.NominationStatus`` value
+    category: str  #: the data category its route carries (what the coordinator reads about)
+
+
+def _triage_role(actor: Actor, action: TriageAction) -> Reason:
+    what = _TRIAGE_WORDS[action]
+    if actor.roles & TRIAGE_ROLES[action]:
+        return Reason("role_permitted", f"Your role allows you to {what}.", True)
+    return Reason("role_not_permitted", f"Your role does not allow you to {what}.", False, _ADVICE_TRIAGE_ROLE)
+
+
+def _triage_organisation(actor: Actor) -> Reason:
+    if actor.organisation_kind == TRIAGING_KIND:
+        return Reason("triaging_organisation", "Your organisation is the council's Supporting Families team.", True)
+    return Reason(
+        "not_triaging_organisation",
+        f"Only the council's Supporting Families team triages nominations, not {_kind_words(actor.organisation_kind)}.",
+        False,
+        _ADVICE_TRIAGE_KIND,
+    )
+
+
+def _triage_status(action: TriageAction, nomination: NominationState) -> Reason:
+    status, reference = nomination.status, nomination.reference
+    state = _label(_NOMINATION_STATUS_WORDS, status)
+    if status == DRAFT:
+        return Reason(
+            "nomination_not_submitted",
+            f"Nomination {reference} is still a draft: the council sees a nomination only once it is submitted.",
+            False,
+        )
+    allowed = _TRIAGE_STATUSES[action]
+    if status in allowed:
+        if allowed == {ACCEPTED}:
+            return Reason("nomination_accepted", f"Nomination {reference} has been accepted.", True)
+        return Reason("nomination_status_allows", f"Nomination {reference} is {state}.", True)
+    if allowed == {ACCEPTED}:
+        return Reason(
+            "nomination_not_accepted",
+            f"Nomination {reference} is {state}. Only once a nomination is accepted can you {_TRIAGE_WORDS[action]}.",
+            False,
+            _ADVICE_NOT_ACCEPTED,
+        )
+    return Reason(
+        "nomination_already_decided",
+        f"Nomination {reference} has already been decided (it is {state}), so it can no longer be changed.",
+        False,
+        _ADVICE_DECIDED,
+    )
+
+
+def decide_triage(actor: Actor, action: TriageAction, nomination: NominationState | None = None) -> Decision:
+    """Decide whether this actor may take this triage action (on this nomination).
+
+    Nominations are shared with the council, and triage is the council's own processing of what it
+    received, for identification (and, once a family is attached, for coordinating its support). So the
+    checks are about who is acting and whether the nomination is in a state the action makes sense in:
+
+    1. Role: the actor must be a coordinator.
+    2. Organisation: the actor must act for the council's Supporting Families team (``TRIAGING_KIND``);
+       a coordinator role granted by mistake to a partner's user opens nothing.
+    3. The nomination (every action except listing the queue): it must have been submitted (a draft is
+       the nominator's alone), and be open for triage (submitted, waiting for information, or linked to
+       an existing record) for matching, requests and decisions, or accepted for the steps that follow
+       acceptance (lead professional, notice, flags). A decided nomination can be viewed, never redecided.
+
+    No relationship, protocol or notice is consulted: nothing here is shared with a partner (what
+    partners see of the flags raised is decided by :func:`decide` when they look), and the protocol the
+    nominator shared under was checked when the nomination was submitted (:func:`decide_nomination`).
+
+    Returns:
+        A decision with the reasons checked up to the first that failed. When permitted, it is at tier
+        DETAIL with the nomination's category (what the coordinator reads about), or NOTHING for the queue.
+
+    Raises:
+        ValueError: an action about a nomination without one, or the queue with one.
+    """
+    needs_nomination = action in _TRIAGE_STATUSES
+    if needs_nomination and nomination is None:
+        raise ValueError(f"{action} is about one nomination: pass its state")
+    if not needs_nomination and nomination is not None:
+        raise ValueError(f"{action} is not about one nomination")
+    reasons = [_triage_role(actor, action)]
+    if not reasons[-1].passed:
+        return _denied(reasons, False)
+    reasons.append(_triage_organisation(actor))
+    if not reasons[-1].passed:
+        return _denied(reasons, False)
+    if nomination is None:
+        return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons))
+    reasons.append(_triage_status(action, nomination))
+    if not reasons[-1].passed:
+        return _denied(reasons, False)
+    return Decision(
+        permitted=True, tier=Tier.DETAIL, reasons=tuple(reasons), categories=frozenset({nomination.category})
+    )

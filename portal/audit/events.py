@@ -45,9 +45,16 @@ class EventType(enum.StrEnum):
     NOMINATIONS_LISTED = "nominations_listed"
     NOMINATION_DRAFT_SAVED = "nomination_draft_saved"
     NOMINATION_ANSWERED = "nomination_answered"
+    #: the coordinator's triage queue (the partner's own list is NOMINATIONS_LISTED)
+    TRIAGE_QUEUE_LISTED = "triage_queue_listed"
+    NOMINATION_MATCH_REVIEWED = "nomination_match_reviewed"
+    NOMINATION_INFORMATION_REQUESTED = "nomination_information_requested"
+    LEAD_PROFESSIONAL_ASSIGNED = "lead_professional_assigned"
+    NOTICE_GIVEN_RECORDED = "notice_given_recorded"
     #: written by a command-line task, not a signed-in user (see ``SYSTEM_EVENTS``)
     RECORDS_IMPORTED = "records_imported"
     DEMO_DATA_SEEDED = "demo_data_seeded"
+    MATCHING_KEYS_BACKFILLED = "matching_keys_backfilled"
 
     @property
     def spec(self) -> EventSpec:
@@ -96,6 +103,7 @@ CATALOGUE: Mapping[EventType, EventSpec] = {
     EventType.NOMINATION_SUBMITTED: EventSpec(("nomination_id", "route")),
     #: page: which page of the nomination was shown (a question page of a draft, "detail", ...)
     EventType.NOMINATION_VIEWED: EventSpec(("nomination_id",)),
+    #: decision: "accepted" or "not_accepted"; subjects: the people and family attached when accepted
     EventType.NOMINATION_DECIDED: EventSpec(("nomination_id", "decision")),
     #: results: how many nominations the partner's "Your nominations" list showed
     EventType.NOMINATIONS_LISTED: EventSpec(("results",)),
@@ -104,6 +112,18 @@ CATALOGUE: Mapping[EventType, EventSpec] = {
     #: the nominator answered the council's request for more information (the message is in the
     #: nomination's history, encrypted, not here)
     EventType.NOMINATION_ANSWERED: EventSpec(("nomination_id",)),
+    #: page, results: the page shown and how many matched the filters; nominations: the references
+    #: shown, comma-separated; filters: a short description of the filters
+    EventType.TRIAGE_QUEUE_LISTED: EventSpec(("page", "results", "nominations", "filters")),
+    #: outcome: confirmed, rejected or new_person; subjects: the known person confirmed or rejected
+    EventType.NOMINATION_MATCH_REVIEWED: EventSpec(("nomination_id", "nominated_person_id", "outcome")),
+    EventType.NOMINATION_INFORMATION_REQUESTED: EventSpec(("nomination_id",)),
+    #: lead_professional_id: the user assigned; subjects: the family
+    EventType.LEAD_PROFESSIONAL_ASSIGNED: EventSpec(("nomination_id", "lead_professional_id"), needs_subjects=True),
+    #: notice_given_id: the record made; notice_version: its version's reference; subjects: the members covered
+    EventType.NOTICE_GIVEN_RECORDED: EventSpec(
+        ("nomination_id", "notice_given_id", "notice_version"), needs_subjects=True
+    ),
     #: A command-line import wrote, or matched, personal data; nobody signed in did it (actor: role
     #: "system", no user or organisation; see ``portal.access.record_system``). source: the command
     #: (import-relationships, import-sharing); what: the kinds of record written, comma-separated
@@ -115,12 +135,15 @@ CATALOGUE: Mapping[EventType, EventSpec] = {
     #: The demo data (invented people and families) was loaded by ``flask seed-demo``; never expected in
     #: production. source: "seed-demo"; what: the kinds of record written; rows: the people written.
     EventType.DEMO_DATA_SEEDED: EventSpec(("source", "what", "rows"), needs_subjects=True),
+    #: ``flask backfill-matching-keys`` read people's names, dates of birth and postcodes to fill their
+    #: matching keys (``referrals.matching``). source: "backfill-matching-keys"; rows: the people written.
+    EventType.MATCHING_KEYS_BACKFILLED: EventSpec(("source", "rows"), needs_subjects=True),
 }
 
 assert set(CATALOGUE) == set(EventType), "every event type needs a catalogue entry"
 
 #: events recorded by command-line tasks rather than by a signed-in user
-SYSTEM_EVENTS = frozenset({EventType.RECORDS_IMPORTED, EventType.DEMO_DATA_SEEDED})
+SYSTEM_EVENTS = frozenset({EventType.RECORDS_IMPORTED, EventType.DEMO_DATA_SEEDED, EventType.MATCHING_KEYS_BACKFILLED})
 
 
 class Outcome(enum.StrEnum):

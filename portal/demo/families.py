@@ -32,6 +32,7 @@ from portal.families.models import (
     ServiceRelationship,
 )
 from portal.organisations.models import CodeScheme, Organisation, User
+from referrals.matching import fill_blocking_keys
 
 GP = ("ods", "Y99001")
 SCHOOL = ("urn", "999101")
@@ -212,6 +213,7 @@ def seed_demo_families(db: Session, today: date) -> SeededFamilies:
                 date_of_birth=date(today.year - m.age, 1 + n % 12, 1 + n % 28),
                 postcode=f"EX{1 + index % 9} {1 + n % 9}A{'BDEFGHJ'[n % 7]}",
             )
+            fill_blocking_keys(person)
             db.add(person)
             people.append((m, person))
             family.members.append(FamilyMember(person=person, role=m.role, joined_on=attached))

@@ -80,6 +80,12 @@ class Person(Base):
     date_of_birth: Mapped[date | None] = mapped_column(EncryptedDate("person.date_of_birth"))
     #: personal data: normalised UK postcode
     postcode: Mapped[str | None] = mapped_column(EncryptedText("person.postcode"))
+    #: blocking keys for matching nominated people (``referrals.matching``), keyed blind indexes like the
+    #: NHS number's: of the date of birth, of the postcode, and of the family name with the year of birth.
+    #: Set by ``referrals.matching.fill_blocking_keys`` wherever a person is written.
+    dob_block_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    postcode_block_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    name_year_block_index: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property

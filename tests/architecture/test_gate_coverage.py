@@ -14,13 +14,20 @@ from sqlalchemy import func, select, text
 from portal import db
 from portal.access import AccessContext
 from portal.families import service
-from portal.families.models import Person
+from portal.families.models import FamilyMember, Person
 from portal.organisations.models import User
 from referrals.journey import service as nominations
+from referrals.models import NominationStatus
+from tests.builders_nominations import create_nomination
 from tests.signin import dev_sign_in
 
-#: blueprints whose pages show people, families, flags or the log (which names people)
-PERSONAL_DATA = {"families": "gp.practitioner", "audit": "sf.dpo", "nominations": "gp.practitioner"}
+#: blueprints whose pages show people, families, flags or the log (which names people), and who calls them
+PERSONAL_DATA = {
+    "families": "gp.practitioner",
+    "audit": "sf.dpo",
+    "nominations": "gp.practitioner",
+    "triage": "sf.coordinator",
+}
 #: blueprints that show no personal data about families
 NO_PERSONAL_DATA = {"main", "auth", "dev_idp", "govuk"}
 #: GET pages in personal-data blueprints that show none themselves (a form to fill in)
@@ -33,6 +40,13 @@ FORMS_ONLY = {
     "nominations.new_nomination",
     "nominations.contact_now",
     "nominations.add_member",
+}
+#: triage pages about an accepted nomination's family (the others are about an open nomination)
+ACCEPTED_NOMINATION_PAGES = {
+    "triage.show_family",
+    "triage.assign_lead_professional",
+    "triage.record_notice",
+    "triage.raise_flags",
 }
 
 
@@ -50,8 +64,21 @@ def _params(app) -> dict[str, object]:
         grant = service.start_break_glass(session, ctx, kelly.nhs_number, "Child at risk tonight, no answer at home")
         session.commit()
         draft_id = _a_draft_with_a_household_member(app, session, ctx)
+        family_id = session.scalar(select(FamilyMember.family_id).where(FamilyMember.person_id == kelly.id))
+        open_nomination = create_nomination(session)
+        accepted = create_nomination(session, status=NominationStatus.ACCEPTED, family_id=family_id)
+        session.commit()
         seq = session.execute(select(func.max(text("seq"))).select_from(text("access_log_entry"))).scalar() or 1
-        return {"person_id": kelly.id, "grant_id": grant.id, "seq": seq, "nomination_id": draft_id, "ordinal": 1}
+        return {
+            "person_id": kelly.id,
+            "grant_id": grant.id,
+            "seq": seq,
+            "ordinal": 1,
+            # by blueprint: the partner's own draft, the coordinator's open and accepted nominations
+            "nominations.nomination_id": draft_id,
+            "triage.nomination_id": open_nomination.id,
+            "triage.accepted_nomination_id": accepted.id,
+        }
 
 
 def _a_draft_with_a_household_member(app, session, ctx: AccessContext) -> uuid.UUID:
@@ -63,6 +90,14 @@ def _a_draft_with_a_household_member(app, session, ctx: AccessContext) -> uuid.U
     nominations.add_member(session, ctx, draft_id, nominations.PersonAnswers("Sam", "Gate", None, role="parent_carer"))
     session.commit()
     return draft_id
+
+
+def _values(params: dict[str, object], endpoint: str, arguments: set[str]) -> dict[str, object]:
+    blueprint = endpoint.split(".")[0]
+    values = {arg: params.get(f"{blueprint}.{arg}", params.get(arg)) for arg in arguments}
+    if endpoint in ACCEPTED_NOMINATION_PAGES:
+        values["nomination_id"] = params["triage.accepted_nomination_id"]
+    return values
 
 
 def test_every_blueprint_is_classified(app):
@@ -82,7 +117,7 @@ def test_every_personal_data_page_leaves_an_access_log_entry(live_app):
         if blueprint not in PERSONAL_DATA or "GET" not in rule.methods or rule.endpoint in FORMS_ONLY:
             continue
         with app.test_request_context():
-            url = app.url_for(rule.endpoint, **{arg: params[arg] for arg in rule.arguments})
+            url = app.url_for(rule.endpoint, **_values(params, rule.endpoint, set(rule.arguments)))
         before = _entries(app)
         response = sessions[PERSONAL_DATA[blueprint]].get(live_app.url + url, timeout=10)
         assert response.status_code == 200, (url, response.status_code)
@@ -90,4 +125,5 @@ def test_every_personal_data_page_leaves_an_access_log_entry(live_app):
         checked.append(rule.endpoint)
     assert {"families.list_flags", "families.show_flag", "audit.search_access_log"} <= set(checked)
     assert {"nominations.list_nominations", "nominations.check_answers", "nominations.remove_member"} <= set(checked)
+    assert {"triage.list_nominations", "triage.show_nomination", "triage.show_family"} <= set(checked)
     assert uuid.UUID(str(params["grant_id"]))

@@ -1,0 +1,1 @@
+"""Triage of nominations by the council's coordinators: the queue, matching, decisions, attaching families."""

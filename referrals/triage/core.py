@@ -1,0 +1,345 @@
+"""What every triage service shares: labels, errors, the nomination's state, the gate, the version
+compare-and-swap, history and events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portal.access import AccessContext, authorise_triage
+from portal.audit.events import EventType
+from portal.crypto import blind_index
+from portal.families.models import Person
+from portal.organisations.models import Organisation, User
+from referrals.framework import Framework
+from referrals.matching import PersonDetails
+from referrals.models import (
+    HouseholdRole,
+    NominatedPerson,
+    Nomination,
+    NominationEvent,
+    NominationEventKind,
+    NominationStatus,
+)
+from referrals.models import MatchStatus as MatchStatus  # re-exported for the views, which may not import models
+from sharing_protocols import policy
+from sharing_protocols.policy import TriageAction
+
+PER_PAGE = 25
+MAX_MESSAGE = 2000
+#: candidates shown per nominated person
+CANDIDATES_SHOWN = 5
+
+#: the queue's statuses by default: everything still with the council
+QUEUE_STATUSES = (
+    NominationStatus.SUBMITTED,
+    NominationStatus.MORE_INFORMATION_REQUESTED,
+    NominationStatus.LINKED,
+)
+#: what the status filter offers: the queue, and decided nominations to look back at
+STATUS_CHOICES = (*QUEUE_STATUSES, NominationStatus.ACCEPTED, NominationStatus.NOT_ACCEPTED)
+
+STATUS_LABELS = {
+    NominationStatus.DRAFT: "Draft",
+    NominationStatus.SUBMITTED: "Submitted",
+    NominationStatus.MORE_INFORMATION_REQUESTED: "More information requested",
+    NominationStatus.ACCEPTED: "Accepted",
+    NominationStatus.NOT_ACCEPTED: "Not accepted",
+    NominationStatus.LINKED: "Linked to an existing record",
+}
+
+EVENT_LABELS = {
+    NominationEventKind.SUBMITTED: "Submitted",
+    NominationEventKind.DUPLICATE_LINKED: "Linked to an existing record",
+    NominationEventKind.INFORMATION_REQUESTED: "More information requested",
+    NominationEventKind.INFORMATION_GIVEN: "More information given",
+    NominationEventKind.MATCH_CONFIRMED: "Match confirmed",
+    NominationEventKind.MATCH_REJECTED: "Match rejected",
+    NominationEventKind.ACCEPTED: "Accepted",
+    NominationEventKind.NOT_ACCEPTED: "Not accepted",
+    NominationEventKind.LEAD_PROFESSIONAL_ASSIGNED: "Lead professional assigned",
+    NominationEventKind.NOTICE_RECORDED: "Fair processing notice recorded",
+    NominationEventKind.FLAGS_RAISED: "Flags raised",
+}
+
+ROLE_LABELS = {
+    HouseholdRole.SUBJECT: "The person the concern is about",
+    HouseholdRole.PARENT_CARER: "Parent or carer",
+    HouseholdRole.CHILD: "Child",
+    HouseholdRole.OTHER_ADULT: "Other adult",
+}
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+class TriageError(Exception):
+    """A triage request that cannot be carried out as asked; the message is for the coordinator.
+
+    ``field`` names the form field the problem belongs to, when there is one, so the page can show the
+    message beside it and link to it from the error summary.
+    """
+
+    field: str | None = None
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+
+class NominationNotFound(TriageError, LookupError):
+    status = 404
+
+
+class StaleNomination(TriageError):
+    """Someone (or another tab) changed the nomination after this page was opened."""
+
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This nomination has changed since you opened the page. Check what has changed, then try again."
+        )
+
+
+class MatchProblem(TriageError):
+    """A match verdict that cannot be recorded (not a candidate, already matched, identifier known)."""
+
+    status = 409
+
+
+class FamilyProblem(TriageError):
+    """The family chosen cannot take these people (not found, closed, or not the linked family)."""
+
+
+class NoFamilyYet(TriageError):
+    status = 404
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"Nomination {reference} has not been accepted, so it has no family yet.")
+
+
+# ----------------------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class State:
+    """A nomination's columns that triage decides on, read without decrypting anything."""
+
+    id: uuid.UUID
+    reference: str
+    status: NominationStatus
+    version: int
+    category: str
+    route_key: str
+    framework_key: str
+    framework_version: str
+    organisation_id: uuid.UUID
+    nominator_id: uuid.UUID
+    family_id: uuid.UUID | None
+    linked_to_id: uuid.UUID | None
+    submitted_at: datetime | None
+
+    @property
+    def facts(self) -> policy.NominationState:
+        return policy.NominationState(str(self.id), self.reference, self.status.value, self.category)
+
+    @property
+    def linked(self) -> bool:
+        """Marked by the nominator's side as already known: to add to an earlier nomination or a family."""
+        return self.status == NominationStatus.LINKED or self.linked_to_id is not None
+
+
+def load_state(session: Session, nomination_id: uuid.UUID) -> State | None:
+    row = session.execute(
+        select(
+            Nomination.id,
+            Nomination.reference,
+            Nomination.status,
+            Nomination.version,
+            Nomination.category,
+            Nomination.route_key,
+            Nomination.framework_key,
+            Nomination.framework_version,
+            Nomination.organisation_id,
+            Nomination.nominator_id,
+            Nomination.family_id,
+            Nomination.linked_to_id,
+            Nomination.submitted_at,
+        ).where(Nomination.id == nomination_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return State(**{**row._asdict(), "reference": row.reference or ""})
+
+
+def authorise(
+    session: Session, ctx: AccessContext, action: TriageAction, nomination_id: uuid.UUID, attempted: EventType
+) -> tuple[State, policy.Decision]:
+    """Load the nomination's state and pass the gate for this action; refusals are logged and raised.
+
+    A nomination that does not exist is ``NominationNotFound`` for someone who may triage at all, and a
+    refusal of their role or organisation for anyone else (so ids cannot be probed by partners).
+    """
+    state = load_state(session, nomination_id)
+    detail = {"nomination_id": str(nomination_id)}
+    if state is None:
+        authorise_triage(session, ctx, TriageAction.LIST_NOMINATIONS, attempted=attempted, detail=detail)
+        raise NominationNotFound("There is no nomination at this address.")
+    decision = authorise_triage(session, ctx, action, state.facts, attempted=attempted, detail=detail)
+    return state, decision
+
+
+def advance(session: Session, ctx: AccessContext, state: State, version: int | None) -> int:
+    """Claim the right to change the nomination: bump its version if it is still as the page saw it.
+
+    Compare-and-swap in one UPDATE: the row changes only if its version is the one the page showed
+    (when given) and its status is the one the decision was made on, so of two concurrent requests
+    exactly one proceeds (PostgreSQL re-checks the condition after waiting for the row lock).
+
+    Raises:
+        StaleNomination: the nomination changed since the page was opened; nothing was written.
+    """
+    conditions = [Nomination.id == state.id, Nomination.status == state.status]
+    if version is not None:
+        conditions.append(Nomination.version == version)
+    result = session.execute(
+        update(Nomination)
+        .where(*conditions)
+        .values(version=Nomination.version + 1, updated_at=ctx.at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleNomination()
+    return (version if version is not None else state.version) + 1
+
+
+def nomination_for_update(session: Session, state: State) -> Nomination:
+    """The nomination as an ORM object, fresh after ``advance`` (never a stale copy from the identity map)."""
+    return session.execute(
+        select(Nomination).where(Nomination.id == state.id).execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def add_event(
+    session: Session,
+    ctx: AccessContext,
+    state: State,
+    kind: NominationEventKind,
+    message: str | None = None,
+    *,
+    shared: bool = False,
+) -> NominationEvent:
+    event = NominationEvent(
+        nomination_id=state.id, actor_id=ctx.user_id, kind=kind, message=message, shared_with_nominator=shared
+    )
+    session.add(event)
+    return event
+
+
+def seen(
+    person_id: uuid.UUID | str | None,
+    family_id: uuid.UUID | str | None,
+    tier: policy.Tier = policy.Tier.EXISTENCE_AND_CONTACT,
+    categories: Collection[str] = (),
+) -> tuple[policy.Subject, policy.Decision]:
+    """A person and/or family an action showed or wrote, for the access log."""
+    subject = policy.Subject(str(person_id or ""), str(family_id or ""), None, frozenset(categories))
+    decision = policy.Decision(permitted=True, tier=tier, categories=frozenset(categories))
+    return subject, decision
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes for timezone-aware columns; everything here is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def route_title(framework: Framework, route_key: str) -> str:
+    try:
+        return framework.route(route_key).title
+    except KeyError:
+        return route_key.replace("_", " ").capitalize()
+
+
+def details_of(person: NominatedPerson) -> PersonDetails:
+    return PersonDetails(
+        person.given_name,
+        person.family_name,
+        person.date_of_birth,
+        person.postcode,
+        person.nhs_number,
+        person.upn,
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    kind: NominationEventKind
+    label: str
+    actor: str
+    organisation: str
+    message: str | None
+    shared_with_nominator: bool
+
+
+def history_of(session: Session, state: State) -> tuple[HistoryEntry, ...]:
+    rows = session.execute(
+        select(NominationEvent, User.display_name, Organisation.name)
+        .join(User, User.id == NominationEvent.actor_id)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(NominationEvent.nomination_id == state.id)
+        .order_by(NominationEvent.at, NominationEvent.id)
+    ).all()
+    return tuple(
+        HistoryEntry(
+            at=aware(e.at) or e.at,
+            kind=e.kind,
+            label=EVENT_LABELS.get(e.kind, e.kind.value.replace("_", " ").capitalize()),
+            actor=name,
+            organisation=organisation,
+            message=e.message,
+            shared_with_nominator=e.shared_with_nominator,
+        )
+        for e, name, organisation in rows
+    )
+
+
+def thread_of(history: Sequence[HistoryEntry]) -> tuple[HistoryEntry, ...]:
+    """The messages exchanged with the nominator: what they were shown, and what they wrote back."""
+    return tuple(
+        h for h in history if h.message and (h.shared_with_nominator or h.kind == NominationEventKind.INFORMATION_GIVEN)
+    )
+
+
+def known_with_identifiers(session: Session, people: Sequence[NominatedPerson]) -> dict[uuid.UUID, uuid.UUID]:
+    """nominated person -> the known person with the same NHS number or UPN, if any (one query)."""
+    nhs = {blind_index("nhs_number", p.nhs_number): p.id for p in people if p.nhs_number}
+    upn = {blind_index("upn", p.upn): p.id for p in people if p.upn}
+    if not nhs and not upn:
+        return {}
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for row in session.execute(
+        select(Person.id, Person.nhs_number_index, Person.upn_index).where(
+            Person.nhs_number_index.in_(sorted(nhs)) | Person.upn_index.in_(sorted(upn))
+        )
+    ):
+        for index, table in ((row.nhs_number_index, nhs), (row.upn_index, upn)):
+            if index in table:
+                found.setdefault(table[index], row.id)
+    return found
+
+
+def long_date(day: date) -> str:
+    """As GOV.UK writes dates: 5 January 2026."""
+    return f"{day.day} {day:%B %Y}"
