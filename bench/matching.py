@@ -492,7 +492,7 @@ def main() -> None:
         )
         with app.app_context():
             session = db.session()
-            seed_demo(session, issuer(app))
+            seed_demo(session, issuer(app), nominations=False)
             session.commit()
             started = time.perf_counter()
             rows, known = build_people(args.people, rng, date.today())

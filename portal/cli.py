@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
-        """Add the demo organisations and users (idempotent) and print the demo accounts."""
+        """Add the demo organisations, users, families and nominations (idempotent); print the accounts."""
         from portal.auth.dev_idp import issuer
         from portal.demo.seed import demo_accounts, seed_demo
 
@@ -70,7 +70,8 @@ def init_app(app: Flask) -> None:
         session.commit()
         click.echo(
             f"Demo data: added {added['organisations']} organisations, {added['users']} users, "
-            f"{added['register']} sharing protocols and notice versions, and {added['families']} families."
+            f"{added['register']} sharing protocols and notice versions, {added['families']} families and "
+            f"{added['nominations'] + added['triaged_nominations']} nominations."
         )
         if not current_app.config["DEV_IDP_ENABLED"]:
             click.echo("The development identity provider is off: demo accounts cannot sign in.")

@@ -109,13 +109,15 @@ class LiveServer:
         self._thread.join(5)
 
 
-def seeded(app: Flask) -> Flask:
+def seeded(app: Flask, *, nominations: bool = False) -> Flask:
+    """The demo organisations, users, register and families (and, if asked, the demo nominations, which
+    ``tests/integration/test_demo_seed.py`` covers; other tests build the nominations they need)."""
     from portal import db
     from portal.auth.dev_idp import issuer
     from portal.demo.seed import seed_demo
 
     with app.app_context():
-        seed_demo(db.session(), issuer(app))
+        seed_demo(db.session(), issuer(app), nominations=nominations)
         db.session().commit()
     return app
 

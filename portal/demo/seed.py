@@ -20,6 +20,9 @@ from portal.audit import EventType
 from portal.demo.families import seed_demo_families
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
 from portal.register import import_register, load_register_text
+from referrals.journey import demo as journey_demo
+from referrals.setup import current_framework
+from referrals.triage import demo as triage_demo
 from sharing_protocols.models import SharingProtocol
 
 
@@ -60,7 +63,7 @@ def demo_accounts() -> list[DemoAccount]:
     return accounts
 
 
-def seed_demo(db: Session, issuer: str) -> dict[str, int]:
+def seed_demo(db: Session, issuer: str, *, nominations: bool = True) -> dict[str, int]:
     """Create any demo organisation or user that is missing; returns counts of what was added.
 
     The people and families written are logged last, in the caller's transaction.
@@ -68,6 +71,9 @@ def seed_demo(db: Session, issuer: str) -> dict[str, int]:
     Args:
         db: an open session; the caller commits.
         issuer: the development identity provider's issuer, which the demo users are bound to.
+        nominations: also write the demo nominations in every state, partners' and triaged (the demo
+            does; most tests start without them and build the nominations they need, so that what they
+            assert about queues, lists and banners is their own).
 
     Raises:
         AuditUnavailable: the log entry could not be written (the caller must roll back).
@@ -117,6 +123,12 @@ def seed_demo(db: Session, issuer: str) -> dict[str, int]:
                 "families": str(families.families),
             },
         )
+    if not nominations:
+        return added
+    # nominations come last: they name the demo users, organisations and families written above
+    framework = current_framework()
+    added["nominations"] = journey_demo.seed_demo_nominations(db, framework, date.today()).nominations
+    added["triaged_nominations"] = triage_demo.seed_demo_nominations(db, date.today(), framework).nominations
     return added
 
 
