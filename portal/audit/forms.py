@@ -31,6 +31,21 @@ REASON_LABELS = {
     "no_objection": "no objection recorded",
     "objection_upheld": "an upheld objection covers it",
     "objection_overridden": "an objection was overridden on a recorded basis",
+    # nominations: the partner's side
+    "route_for_sector": "the organisation's sector may use the route",
+    "route_not_for_sector": "the organisation's sector may not use the route",
+    "nomination_of_organisation": "the organisation made the nomination",
+    "nomination_not_of_organisation": "the nomination is not the organisation's (or does not exist)",
+    "draft_of_nominator": "the user started the draft",
+    "draft_of_someone_else": "the draft is another user's",
+    # nominations: the council's triage
+    "triaging_organisation": "the user acts for the council's Supporting Families team",
+    "not_triaging_organisation": "the user does not act for the council's Supporting Families team",
+    "nomination_status_allows": "the nomination's status allows this step",
+    "nomination_accepted": "the nomination has been accepted",
+    "nomination_not_accepted": "the nomination has not been accepted yet",
+    "nomination_not_submitted": "the nomination has not been submitted",
+    "nomination_already_decided": "the nomination has already been decided",
 }
 
 
