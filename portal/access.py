@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import NoReturn
 
-from sqlalchemy import Date, Select, String, Text, bindparam, cast, literal_column, null, select, type_coerce, union_all
+from sqlalchemy import Date, Select, String, Text, bindparam, cast, literal_column, null, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -34,7 +34,8 @@ from consent.models import NoticeGiven, NoticeGivenMember, Objection, ObjectionS
 from consent.service import notice_version_facts
 from portal.audit import chain
 from portal.audit.events import EventType
-from portal.db import any_of, prebuilt
+from portal.crypto import keyring, raw
+from portal.db import any_of, fetch, prebuilt
 from portal.families.models import ServiceRelationship
 from sharing_protocols import policy
 from sharing_protocols.models import SharingRegisterState
@@ -182,10 +183,10 @@ def _facts_select(dialect: str, one: bool) -> Select:
     One round trip instead of four, whatever the number of subjects. A union needs one type per column,
     so rows are tagged by kind (``k``), ids and words come back as text (ids in their text form), dates
     stay dates (never text, whose format would depend on the server's settings), and the objection's
-    basis stays encrypted until this statement's own column type decrypts it.
+    basis comes back as its stored token and is decrypted by the caller (``portal.db.fetch``).
     """
     text_null, date_null = cast(null(), String), cast(null(), Date)
-    secret = type_coerce(cast(null(), Text), _OBJ.c.basis.type)
+    secret = cast(null(), Text)
     relationships = select(
         literal_column("'r'").label("k"),
         _text(_SR.c.person_id).label("a"),
@@ -221,7 +222,7 @@ def _facts_select(dialect: str, one: bool) -> Select:
         _text(_OBJ.c.status),
         date_null,
         date_null,
-        _OBJ.c.basis,
+        raw(_OBJ.c.basis),
     ).where(any_of(_OBJ.c.person_id, "people", dialect, one))
     version = select(
         literal_column("'v'"),
@@ -272,9 +273,9 @@ def _gather(
             "people": person_ids,
             "families": family_ids,
         }
-    # .all(): one fetch of every row, not a driver call per row
-    rows = session.execute(statement, params).all()
-    for k, a, b, c, f, g, d, e, secret in rows:
+    ring = keyring()
+    basis_of = _OBJ.c.basis.type.decode
+    for k, a, b, c, f, g, d, e, secret in fetch(session, statement, params):
         if k == "r":
             person = _id(a)
             found.relationships.setdefault(person, []).append(policy.Relationship(organisation, person, b, d, e))
@@ -283,7 +284,7 @@ def _gather(
         elif k == "o":
             person = _id(a)
             found.objections.setdefault(person, []).append(
-                policy.Objection(_id(b), person, c, f, g == ObjectionStatus.UPHELD.value, secret or "")
+                policy.Objection(_id(b), person, c, f, g == ObjectionStatus.UPHELD.value, basis_of(ring, secret) or "")
             )
         else:
             found.version = int(a)

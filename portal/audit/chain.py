@@ -83,6 +83,7 @@ from portal.audit import signing
 from portal.audit.events import EventType, Outcome
 from portal.audit.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
 from portal.audit.signing import Sealer
+from portal.db import fetch
 
 GENESIS = "0" * 64
 US = "\x1f"
@@ -443,7 +444,8 @@ def append(session: Session, entry: NewEntry, *, sealer: Sealer | None = None) -
 
 def _append_postgresql(session: Session, entry: NewEntry) -> tuple[int, str]:
     """One round trip (see ``_PG_APPEND``); the server's hash is checked against ``chain_hash``."""
-    head = session.execute(_PG_APPEND, {**entry.row, "body": entry.body, "records": entry.records}).one_or_none()
+    rows = fetch(session, _PG_APPEND, {**entry.row, "body": entry.body, "records": entry.records})
+    head = rows[0] if rows else None
     if head is None:
         raise ChainError("the access log's chain head row is missing; run `flask audit-verify`")
     seq, prev_hash, digest = int(head[0]), str(head[1]), str(head[2])

@@ -106,7 +106,8 @@ class DatabaseSessionInterface(SessionInterface):
         now = datetime.now(UTC)
         idle, _absolute = self._limits(app)
         request_session = db.session()
-        row = request_session.execute(_session_statement(request_session), {"token_hash": _hash(token)}).one_or_none()
+        rows = db.fetch(request_session, _session_statement(request_session), {"token_hash": _hash(token)})
+        row = rows[0] if rows else None
         if row is None:
             return DatabaseSession()
         if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:

@@ -36,7 +36,7 @@ from sqlalchemy.sql.expression import Executable
 from portal.access import AccessContext, check, deny, record, relationship_facts
 from portal.audit.events import EventType
 from portal.crypto import blind_index, keyring, raw
-from portal.db import any_of, comma_joined, prebuilt
+from portal.db import any_of, comma_joined, fetch, prebuilt
 from portal.families.identifiers import clean_nhs_number, clean_upn, normalise_name
 from portal.families.models import (
     BreakGlassAccess,
@@ -185,7 +185,7 @@ def _served_selects(dialect: str, only_people: bool) -> CompoundSelect:
             _live(bindparam("on")),
             _SR.c.organisation_id == bindparam("organisation"),
             # a nominator follows its own nominations, never the family's flags (NO_FLAG_RELATIONSHIPS)
-            _SR.c.kind.not_in([RelationshipKind(k) for k in sorted(policy.NO_FLAG_RELATIONSHIPS)]),
+            *(_SR.c.kind != RelationshipKind(k) for k in sorted(policy.NO_FLAG_RELATIONSHIPS)),
             _SR.c.valid_from <= bindparam("on"),
             or_(_SR.c.valid_to.is_(None), _SR.c.valid_to >= bindparam("on")),
         )
@@ -215,7 +215,7 @@ def _candidates(session: Session, statement: Executable, params: dict[str, Any])
     """Live flags from one of the candidate statements, one per person (the newest), as policy
     subjects: one query, the flag's categories comma-joined by the database beside it."""
     newest: dict[uuid.UUID, Any] = {}
-    for row in session.execute(statement, params).all():
+    for row in fetch(session, statement, params):
         newest.setdefault(row[1], row)  # person_id: the rows come newest first
     return [
         _Candidate(
@@ -318,9 +318,9 @@ def _load(
     names = _IDENTIFIERS[identifiers]
     rows = {
         r.flag_id: r
-        for r in session.execute(
-            _PEOPLE_STATEMENTS[identifiers, one](session), {"flags": flags, "categories": sorted(granted)}
-        ).all()
+        for r in fetch(
+            session, _PEOPLE_STATEMENTS[identifiers, one](session), {"flags": flags, "categories": sorted(granted)}
+        )
     }
     ring = keyring()
     # each column decrypts under its own context (a token copied into another column never decrypts)
