@@ -97,3 +97,53 @@ def test_the_plain_summary_list_is_the_library_summary_list(app, rows):
     assert _normalised(ours) == _normalised(theirs)
     if any("<" in value for _, value in rows):
         assert "&lt;Brown&gt; &amp; co" in ours  # text is escaped, never markup
+
+
+def _navigation(html: str) -> list[tuple[str, bool]]:
+    """(text, current) of each navigation link."""
+    items = re.findall(
+        r'<li class="govuk-service-navigation__item( govuk-service-navigation__item--active)?">\s*<a[^>]*>\s*'
+        r"(?:<strong[^>]*>)?\s*([^<]+?)\s*<",
+        html,
+    )
+    return [(text, bool(active)) for active, text in items]
+
+
+HOME, NOMINATIONS, TRIAGE, FLAGS, LOG, ACCOUNT = (
+    "Home",
+    "Your nominations",
+    "Triage",
+    "Flagged people",
+    "Access log",
+    "Your account",
+)
+
+
+@pytest.mark.parametrize(
+    ("subject", "page", "expected"),
+    [
+        ("gp.practitioner", "/home", [(HOME, True), (NOMINATIONS, False), (FLAGS, False), (ACCOUNT, False)]),
+        ("gp.practitioner", "/flags", [(HOME, False), (NOMINATIONS, False), (FLAGS, True), (ACCOUNT, False)]),
+        ("sf.coordinator", "/triage", [(HOME, False), (TRIAGE, True), (FLAGS, False), (ACCOUNT, False)]),
+        ("sf.dpo", "/access-log", [(HOME, False), (LOG, True), (ACCOUNT, False)]),
+        ("school.admin", "/account", [(HOME, False), (ACCOUNT, True)]),
+    ],
+)
+def test_the_navigation_shows_what_the_users_roles_allow_and_marks_the_page(subject, page, expected, tmp_path):
+    from flask_login import login_user
+    from sqlalchemy import select
+
+    from portal import db
+    from portal.auth.current import load
+    from portal.organisations.models import User
+    from tests.conftest import build_app, seeded
+
+    app = seeded(build_app(f"sqlite:///{tmp_path / 'nav.sqlite3'}", tmp_path, 5999))
+    with app.test_request_context(page):
+        user = load(db.session(), db.session().scalar(select(User.id).where(User.subject == subject)))
+        login_user(user)
+        html = str(app.jinja_env.globals["service_navigation"]())
+        again = str(app.jinja_env.globals["service_navigation"]())
+    assert _navigation(html) == expected
+    assert re.sub(r'value="[^"]+"', "", html) == re.sub(r'value="[^"]+"', "", again)  # cached, the token apart
+    assert CSRF_PLACEHOLDER not in html and "Sign out" in html
