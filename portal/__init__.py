@@ -70,6 +70,9 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
     _init_login(app)
     _init_sign_in(app, env)
     _register_blueprints(app)
+    from portal import mail
+
+    mail.init_app(app)  # nominators' status e-mails, sent after commit; nothing at all when switched off
 
     from portal import cli, commands
 
