@@ -39,10 +39,12 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
     app.config.update(load_config(Path(app.instance_path), env))
     if config:
         app.config.update(config)
-        if app.config["PORTAL_ENV"] == "production":
-            from portal.config import check_production
+        from portal.config import check_mail, check_production
 
+        if app.config["PORTAL_ENV"] == "production":
             check_production(app.config)
+        else:
+            check_mail(app.config)
 
     if app.config.get("TRUST_PROXY"):
         hops = int(app.config["TRUST_PROXY"])
@@ -68,6 +70,9 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
     _init_login(app)
     _init_sign_in(app, env)
     _register_blueprints(app)
+    from portal import mail
+
+    mail.init_app(app)  # nominators' status e-mails, sent after commit; nothing at all when switched off
 
     from portal import cli, commands
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 
 from referrals.framework import DEFAULT_FRAMEWORK, SHIPPED_FRAMEWORKS
@@ -113,6 +114,17 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "FRONT_DOOR_PHONE": env.get("PORTAL_FRONT_DOOR_PHONE", "" if production else "01632 960000"),
         # e-mail nominators when their nomination's status changes: off unless switched on (never in the demo)
         "NOMINATION_EMAIL": _bool(env.get("PORTAL_NOMINATION_EMAIL")),
+        # the mail server (SMTP submission); read always, checked only when e-mail is on (``mail_problems``)
+        "SMTP_HOST": env.get("PORTAL_SMTP_HOST", "").strip(),
+        "SMTP_PORT": _int(env, "PORTAL_SMTP_PORT", 587),
+        "SMTP_STARTTLS": _bool(env.get("PORTAL_SMTP_STARTTLS"), default=True),
+        "SMTP_USERNAME": env.get("PORTAL_SMTP_USERNAME", ""),
+        # a secret, like PORTAL_SECRET_KEY: from the environment only, never a default
+        "SMTP_PASSWORD": env.get("PORTAL_SMTP_PASSWORD", ""),
+        # seconds each step of talking to the mail server may take; it runs inside the request that committed
+        "SMTP_TIMEOUT": _int(env, "PORTAL_SMTP_TIMEOUT", 5),
+        "MAIL_FROM": env.get("PORTAL_MAIL_FROM", "").strip(),
+        "ALLOW_PLAIN_SMTP_IN_PRODUCTION": _bool(env.get("PORTAL_ALLOW_PLAIN_SMTP")),
         "IDP_HTTP_TIMEOUT": _int(env, "PORTAL_IDP_HTTP_TIMEOUT", 10),
         "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),
@@ -127,7 +139,50 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     }
     if production:
         check_production(config)
+    else:
+        check_mail(config)
     return config
+
+
+def check_mail(config: dict[str, object]) -> None:
+    """Refuse e-mail switched on without what it needs, in every profile: a portal that promised to
+    e-mail nominators and silently could not would be worse than one that never offered to."""
+    problems = mail_problems(config)
+    if problems:
+        raise ConfigError("Refusing to start: " + "; ".join(problems))
+
+
+def mail_problems(config: dict[str, object]) -> list[str]:
+    """What is wrong with the e-mail settings (nothing, when e-mail is off). Production also refuses a
+    mail server reached without STARTTLS unless explicitly allowed (a relay on the same host), and a
+    password sent without it."""
+    if not config.get("NOMINATION_EMAIL"):
+        return []
+    problems = []
+    if not config.get("SMTP_HOST"):
+        problems.append("PORTAL_NOMINATION_EMAIL is on but PORTAL_SMTP_HOST (the mail server) is not set")
+    sender = str(config.get("MAIL_FROM") or "")
+    if not sender:
+        problems.append("PORTAL_NOMINATION_EMAIL is on but PORTAL_MAIL_FROM (the sender's address) is not set")
+    elif "@" not in parseaddr(sender)[1] or any(c in sender for c in "\r\n"):
+        problems.append(f"PORTAL_MAIL_FROM must be an e-mail address, optionally with a name, not {sender!r}")
+    port = config.get("SMTP_PORT")
+    if not isinstance(port, int) or not 0 < port < 65536:
+        problems.append("PORTAL_SMTP_PORT must be between 1 and 65535")
+    timeout = config.get("SMTP_TIMEOUT")
+    if not isinstance(timeout, int) or timeout < 1:
+        problems.append("PORTAL_SMTP_TIMEOUT must be at least 1 second")
+    if bool(config.get("SMTP_USERNAME")) != bool(config.get("SMTP_PASSWORD")):
+        problems.append("PORTAL_SMTP_USERNAME and PORTAL_SMTP_PASSWORD must be set together, or neither")
+    if config.get("PORTAL_ENV") == "production" and not config.get("SMTP_STARTTLS"):
+        if not config.get("ALLOW_PLAIN_SMTP_IN_PRODUCTION"):
+            problems.append(
+                "PORTAL_SMTP_STARTTLS is off: mail would cross the network in clear; turn it on, or set "
+                "PORTAL_ALLOW_PLAIN_SMTP=1 for a relay on the same host"
+            )
+        elif config.get("SMTP_PASSWORD"):
+            problems.append("PORTAL_SMTP_PASSWORD would be sent in clear: turn PORTAL_SMTP_STARTTLS on")
+    return problems
 
 
 def check_production(config: dict[str, object]) -> None:
@@ -151,6 +206,7 @@ def check_production(config: dict[str, object]) -> None:
         problems.append("PORTAL_IDP_CONFIG must name the identity provider configuration file")
     problems += _keyring_problems(str(config.get("KEYRING_FILE") or ""))
     problems += _audit_key_problems(config)
+    problems += mail_problems(config)
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))
 

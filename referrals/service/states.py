@@ -13,7 +13,9 @@ A change the nominator should know about adds a ``NominationEvent`` shared with 
 setting ``status`` itself.
 
 These functions flush and never commit, read no request and write no access-log entry: callers go
-through the gate (``portal.access``) first, in the same transaction.
+through the gate (``portal.access``) first, in the same transaction. The council's changes (asking for
+more information, accepting, declining) also queue the nominator's e-mail when that is switched on
+(``referrals.notifications``); it is sent only if the transaction commits.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.families.models import RelationshipKind, RelationshipSource, ServiceRelationship
+from referrals import notifications
 from referrals.models import Nomination, NominationEvent, NominationEventKind, NominationStatus
 
 S = NominationStatus
@@ -223,6 +226,7 @@ def request_more_information(
         message=message,
         shared_with_nominator=True,
     )
+    notifications.status_changed(session, nomination_id, S.MORE_INFORMATION_REQUESTED)
     return new
 
 
@@ -277,6 +281,7 @@ def accept(
         message=message,
         shared_with_nominator=True,
     )
+    notifications.status_changed(session, nomination_id, S.ACCEPTED)
     return new
 
 
@@ -301,6 +306,7 @@ def decline(
         message=reason,
         shared_with_nominator=True,
     )
+    notifications.status_changed(session, nomination_id, S.NOT_ACCEPTED)
     return new
 
 

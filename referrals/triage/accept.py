@@ -18,6 +18,7 @@ from portal.access import AccessContext, record_triage
 from portal.audit.events import EventType
 from portal.crypto import blind_index
 from portal.families.models import Family, FamilyMember, FamilyStatus, MemberRole, Person
+from referrals import notifications
 from referrals.framework import Criterion, Framework
 from referrals.matching import fill_blocking_keys
 from referrals.models import (
@@ -275,6 +276,7 @@ def accept_nomination(
         shared=True,
     )
     session.flush()
+    notifications.status_changed(session, state.id, NominationStatus.ACCEPTED)
     record_triage(
         session,
         ctx,

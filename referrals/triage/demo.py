@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeMethod, NoticeVersion
+from portal import mail
 from portal.access import AccessContext, record_system
 from portal.audit import EventType, SubjectRef
 from portal.crypto import blind_index
@@ -223,11 +224,17 @@ def seed_demo_nominations(session: Session, today: date, framework: Framework | 
     """Create the demo nominations if they are missing; the caller commits (needs an app context).
 
     Also fills the matching keys of people written before they existed, so matching works on a
-    development database made before migration 0007.
+    development database made before migration 0007. Never e-mails anyone, whatever the configuration:
+    the triage services it calls would otherwise tell the demo's invented nominators.
 
     Raises:
         AuditUnavailable: a log entry could not be written (the caller must roll back).
     """
+    with mail.suppressed(session):
+        return _seed(session, today, framework)
+
+
+def _seed(session: Session, today: date, framework: Framework | None) -> SeededNominations:
     seeded = SeededNominations()
     backfilled = backfill_blocking_keys(session)
     if backfilled:

@@ -26,6 +26,7 @@ from portal.access import AccessContext, record_triage
 from portal.audit.events import EventType
 from portal.families.models import Family, FamilyMember, FamilyStatus, Person
 from portal.organisations.models import Organisation, User
+from referrals import notifications
 from referrals.framework import Framework
 from referrals.matching import Candidate, Strength, find_candidates
 from referrals.models import (
@@ -510,6 +511,7 @@ def request_information(
     nomination.status = NominationStatus.MORE_INFORMATION_REQUESTED
     event = add_event(session, ctx, state, NominationEventKind.INFORMATION_REQUESTED, text, shared=True)
     session.flush()
+    notifications.status_changed(session, state.id, NominationStatus.MORE_INFORMATION_REQUESTED)
     record_triage(
         session,
         ctx,
@@ -542,6 +544,7 @@ def decline_nomination(
     nomination.decision_reason = text
     add_event(session, ctx, state, NominationEventKind.NOT_ACCEPTED, text, shared=True)
     session.flush()
+    notifications.status_changed(session, state.id, NominationStatus.NOT_ACCEPTED)
     record_triage(
         session,
         ctx,

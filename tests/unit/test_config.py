@@ -71,3 +71,94 @@ def test_development_generates_and_keeps_its_own_secret(tmp_path):
 def test_session_limits_must_be_numbers(tmp_path):
     with pytest.raises(ConfigError, match="PORTAL_SESSION_IDLE_MINUTES"):
         load_config(tmp_path, {"PORTAL_SESSION_IDLE_MINUTES": "thirty"})
+
+
+# ------------------------------------------------------------------------------------ e-mail settings
+
+MAIL = {
+    "PORTAL_NOMINATION_EMAIL": "1",
+    "PORTAL_SMTP_HOST": "smtp.example-council.gov.uk",
+    "PORTAL_MAIL_FROM": "Supporting Families <no-reply@example-council.gov.uk>",
+}
+
+
+def test_email_is_off_by_default_with_safe_smtp_defaults_and_no_secret(tmp_path):
+    config = load_config(tmp_path, {})
+    assert config["NOMINATION_EMAIL"] is False
+    assert (config["SMTP_PORT"], config["SMTP_STARTTLS"], config["SMTP_TIMEOUT"]) == (587, True, 5)
+    assert (config["SMTP_HOST"], config["SMTP_USERNAME"], config["SMTP_PASSWORD"], config["MAIL_FROM"]) == ("",) * 4
+    assert load_config(tmp_path, {**GOOD_PRODUCTION})["NOMINATION_EMAIL"] is False
+
+
+def test_the_development_demo_does_not_send_email(tmp_path):
+    """`make run` sets no e-mail variables: the demo never sends (and the demo seed suppresses it anyway)."""
+    assert create_app(env={"PORTAL_INSTANCE_PATH": str(tmp_path)}).extensions.get("mail_outbox") is None
+
+
+@pytest.mark.parametrize("profile", ["development", "test", "production"])
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("PORTAL_SMTP_HOST", "PORTAL_NOMINATION_EMAIL is on but PORTAL_SMTP_HOST"),
+        ("PORTAL_MAIL_FROM", "PORTAL_NOMINATION_EMAIL is on but PORTAL_MAIL_FROM"),
+    ],
+)
+def test_email_switched_on_without_a_mail_server_or_sender_refuses_to_start(tmp_path, profile, missing, message):
+    base = GOOD_PRODUCTION if profile == "production" else {"PORTAL_ENV": profile}
+    env = {**base, **MAIL, missing: ""}
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path, env)
+    with pytest.raises(ConfigError, match=message):
+        create_app(env={**env, "PORTAL_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_both_missing_are_named_together(tmp_path):
+    with pytest.raises(ConfigError, match=r"PORTAL_SMTP_HOST .* PORTAL_MAIL_FROM"):
+        load_config(tmp_path, {"PORTAL_NOMINATION_EMAIL": "yes"})
+
+
+def test_configuration_passed_to_the_app_factory_is_checked_too(tmp_path):
+    with pytest.raises(ConfigError, match="PORTAL_SMTP_HOST"):
+        create_app(config={"NOMINATION_EMAIL": True}, env={"PORTAL_INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"PORTAL_MAIL_FROM": "no-reply"}, "PORTAL_MAIL_FROM must be an e-mail address"),
+        ({"PORTAL_MAIL_FROM": "a@b.test\r\nBcc: x@y.test"}, "PORTAL_MAIL_FROM must be an e-mail address"),
+        ({"PORTAL_SMTP_PORT": "0"}, "PORTAL_SMTP_PORT must be between"),
+        ({"PORTAL_SMTP_PORT": "submission"}, "PORTAL_SMTP_PORT must be a whole number"),
+        ({"PORTAL_SMTP_TIMEOUT": "0"}, "PORTAL_SMTP_TIMEOUT must be at least 1"),
+        ({"PORTAL_SMTP_USERNAME": "portal"}, "PORTAL_SMTP_USERNAME and PORTAL_SMTP_PASSWORD must be set together"),
+        ({"PORTAL_SMTP_PASSWORD": "secret"}, "PORTAL_SMTP_USERNAME and PORTAL_SMTP_PASSWORD must be set together"),
+    ],
+)
+def test_malformed_email_settings_are_refused(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path, {**MAIL, **change})
+
+
+def test_a_complete_email_configuration_is_accepted_in_production(tmp_path):
+    env = {**GOOD_PRODUCTION, **MAIL, "PORTAL_SMTP_USERNAME": "portal", "PORTAL_SMTP_PASSWORD": "from-the-vault"}
+    config = load_config(tmp_path, env)
+    assert (config["NOMINATION_EMAIL"], config["SMTP_STARTTLS"], config["SMTP_PASSWORD"]) == (
+        True,
+        True,
+        "from-the-vault",
+    )
+
+
+def test_production_refuses_plain_smtp_unless_explicitly_allowed(tmp_path):
+    plain = {**GOOD_PRODUCTION, **MAIL, "PORTAL_SMTP_STARTTLS": "0"}
+    with pytest.raises(ConfigError, match=r"PORTAL_SMTP_STARTTLS is off.*PORTAL_ALLOW_PLAIN_SMTP=1"):
+        load_config(tmp_path, plain)
+    allowed = load_config(tmp_path, {**plain, "PORTAL_ALLOW_PLAIN_SMTP": "1", "PORTAL_SMTP_PORT": "25"})
+    assert allowed["SMTP_STARTTLS"] is False and allowed["SMTP_PORT"] == 25
+    with pytest.raises(ConfigError, match="PORTAL_SMTP_PASSWORD would be sent in clear"):
+        load_config(
+            tmp_path,
+            {**plain, "PORTAL_ALLOW_PLAIN_SMTP": "1", "PORTAL_SMTP_USERNAME": "u", "PORTAL_SMTP_PASSWORD": "p"},
+        )
+    # outside production a local test server without TLS is fine
+    assert load_config(tmp_path, {**MAIL, "PORTAL_SMTP_STARTTLS": "0"})["SMTP_STARTTLS"] is False
