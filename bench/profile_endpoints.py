@@ -64,6 +64,32 @@ class SqlMeter:
         self._started: list[tuple[float, str]] = []
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
+        self._wrap_fetch()
+
+    def _wrap_fetch(self) -> None:
+        """``portal.db.fetch`` runs PostgreSQL statements on the driver's cursor, past SQLAlchemy's
+        events: count those too, wherever a module imported it."""
+        import portal.access
+        import portal.audit.chain
+        import portal.families.service
+        from portal import db as portal_db
+
+        original = portal_db.fetch
+
+        def fetch(session: Any, statement: Any, params: Any) -> Any:
+            key = " ".join(str(statement).split())[:100]
+            started = time.perf_counter()
+            try:
+                return original(session, statement, params)
+            finally:
+                elapsed = time.perf_counter() - started
+                self.count += 1
+                self.statements[key] += 1
+                self.seconds += elapsed
+                self.statement_seconds[key] += elapsed
+
+        for module in (portal_db, portal.access, portal.audit.chain, portal.families.service):
+            module.fetch = fetch  # type: ignore[attr-defined]
 
     def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         key = " ".join(statement.split())[:100]
@@ -152,18 +178,12 @@ def report(name: str, result: dict[str, Any], full: bool = False) -> str:
     return "\n".join(lines)
 
 
-def run(instance: Path, requests: int, full: bool = False, patch: bool = False) -> dict[str, dict[str, Any]]:
-    """Profile the flag page and the list; with ``patch``, the app with ``bench/patched.py`` applied."""
+def run(instance: Path, requests: int, full: bool = False) -> dict[str, dict[str, Any]]:
+    """Profile the flag page and the list."""
     from build_dataset import app_env
 
     manifest = json.loads((instance / "manifest.json").read_text())
-    if patch:
-        import patched
-
-        patched.apply()
     app = create_app(env=app_env(manifest["database_url"], instance, manifest["base_url"]))
-    if patch:
-        patched.install_user_loader(app)
     rng = random.Random(3)
     gp = max(manifest["gp"], key=lambda g: len(g["flag_targets"]))
     targets = list(gp["flag_targets"])
@@ -173,7 +193,7 @@ def run(instance: Path, requests: int, full: bool = False, patch: bool = False) 
         "flag list": profile(app, gp["cookie"], ["/flags"], max(50, requests // 3)),
     }
     for name, result in results.items():
-        print(report(name + (" (patched)" if patch else ""), result, full))
+        print(report(name, result, full))
     app.extensions["db_engine"].dispose()
     return results
 
@@ -183,9 +203,8 @@ def main() -> None:
     parser.add_argument("--instance", type=Path, required=True, help="instance folder of a kept data set")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--full", action="store_true", help="also print the top functions by own time")
-    parser.add_argument("--patched", action="store_true", help="with the fixes in bench/patched.py applied")
     args = parser.parse_args()
-    run(args.instance, args.requests, args.full, args.patched)
+    run(args.instance, args.requests, args.full)
 
 
 if __name__ == "__main__":

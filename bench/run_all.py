@@ -8,14 +8,11 @@
    flags, notices, 1,000,000 chained access-log entries, server-side sessions for the bench users).
 2. Serves the portal (``bench/portal_wsgi.py``: the app ``wsgi.py`` serves, see there why) and the bare
    baselines (``bench/bare_app.py``) with gunicorn, 2 sync workers each, on 127.0.0.1.
-   It also serves the portal with the fixes proposed in bench/README.md applied (``bench/patched_wsgi.py``,
-   ``bench/patched.py``; ``--no-patched`` skips it), so their effect is measured in the same run.
 3. Loads each endpoint with ``bench/load.py`` (32 closed-loop connections, 10 s, after a warm-up),
-   round-robin over B, C, the flag page and the list (and their patched twins), three rounds; reports the
+   round-robin over B, C, ``/home``, the flag page and the list, three rounds; reports the
    median of the rounds, each endpoint's ratio to C (median of the per-round ratios, so drift on a shared
    machine cancels) and the CPU each request cost the app workers and the database (``bench/cpu.py``).
-4. Profiles the two portal endpoints in-process (``bench/profile_endpoints.py``), unchanged and patched
-   (which first checks that the patched functions return exactly what the originals do).
+4. Profiles the two portal endpoints in-process (``bench/profile_endpoints.py``).
 5. Measures in-process: policy decisions per second, ``chain.verify`` on the whole log (now 1,000,000
    entries plus everything the load appended), and the DPO's filtered searches.
 6. Prints the table, writes ``results.json`` in the instance folder (and ``--json PATH`` if given), stops
@@ -49,7 +46,7 @@ from cpu import CpuMeter  # noqa: E402
 from load import LoadResult, build_request, run_load  # noqa: E402
 
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-TARGETS = {"flag page": 0.6, "flag list": 0.35, "flag page (patched)": 0.6, "flag list (patched)": 0.35}
+TARGETS = {"flag page": 0.6, "flag list": 0.35}
 
 
 def start_server(module: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -141,13 +138,6 @@ def load_phase(
             [build_request(host, ports["portal"], "/flags", g["cookie"], "portal_session") for g in manifest["gp"]],
         ),
     }
-    if "patched" in ports:
-        port = ports["patched"]
-        for name in ("flag page", "flag list"):
-            requests[f"{name} (patched)"] = (
-                port,
-                [r.replace(f":{ports['portal']}\r\n".encode(), f":{port}\r\n".encode()) for r in requests[name][1]],
-            )
     print(f"\nwarm-up ({args.warmup:.0f} s each) ...", flush=True)
     for name, (port, built) in requests.items():
         result = run_load((host, port), built, connections=args.connections, duration=args.warmup)
@@ -282,7 +272,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--port", type=int, default=8101, help="portal port; the bare app uses the next one")
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--no-patched", action="store_true", help="do not serve the app with bench/patched.py")
+    # accepted for the commands quoted in older notes; there is no patched app any more
+    parser.add_argument("--no-patched", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="50,000 entries, 1 round of 5 s")
     parser.add_argument("--keep", action="store_true", help="keep the database and instance folder")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -323,13 +314,6 @@ def main() -> None:
         }
         bare = start_server("bare_app:app", ports["bare"], bare_env, instance / "bare.log")
         servers.append(bare)
-        if not args.no_patched:
-            ports["patched"] = args.port + 2
-            patched_server = start_server(
-                "patched_wsgi:app", ports["patched"], app_env(url, instance, base_url), instance / "patched.log"
-            )
-            servers.append(patched_server)
-            wait_until_up(f"http://127.0.0.1:{ports['patched']}/healthz", patched_server)
         wait_until_up(f"{base_url}/healthz", portal)
         wait_until_up(f"http://127.0.0.1:{ports['bare']}/b/{manifest['person_ids'][0]}", bare)
 
@@ -341,13 +325,12 @@ def main() -> None:
         if not args.no_profile:
             print("\nprofile (in-process, one request at a time; full output in profile*.txt):", flush=True)
             results["profile"] = {}
-            for variant in ("", "--patched") if not args.no_patched else ("",):
-                command = [sys.executable, str(HERE / "profile_endpoints.py"), "--instance", str(instance), "--full"]
-                done = subprocess.run([*command, *([variant] if variant else [])], capture_output=True, text=True)
-                (instance / f"profile{variant.replace('--', '_')}.txt").write_text(done.stdout + done.stderr)
-                summary = [line for line in done.stdout.splitlines() if line.startswith(("==", "patched functions"))]
-                print("\n".join(summary) or done.stderr[-2000:], flush=True)
-                results["profile"][variant or "original"] = summary
+            command = [sys.executable, str(HERE / "profile_endpoints.py"), "--instance", str(instance), "--full"]
+            done = subprocess.run(command, capture_output=True, text=True)
+            (instance / "profile.txt").write_text(done.stdout + done.stderr)
+            summary = [line for line in done.stdout.splitlines() if line.startswith("==")]
+            print("\n".join(summary) or done.stderr[-2000:], flush=True)
+            results["profile"]["original"] = summary
 
         print("\nin-process:", flush=True)
         results["inprocess"] = inprocess_phase(manifest, instance)
