@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
 from portal.audit import SubjectRef
-from portal.crypto import blind_index
-from portal.families.identifiers import upn_check_letter
+from portal.families.identifiers import indexed_identifiers, upn_check_letter
 from portal.families.models import (
     Family,
     FamilyMember,
@@ -204,10 +203,7 @@ def seed_demo_families(db: Session, today: date) -> SeededFamilies:
             upn = synthetic_upn(n) if is_child and SCHOOL in m.served_by else None
             person = Person(
                 id=uuid.uuid4(),
-                nhs_number=nhs,
-                nhs_number_index=blind_index("nhs_number", nhs),
-                upn=upn,
-                upn_index=blind_index("upn", upn) if upn else None,
+                **indexed_identifiers(nhs, upn),
                 given_name=m.given,
                 family_name=m.family,
                 date_of_birth=date(today.year - m.age, 1 + n % 12, 1 + n % 28),

@@ -57,3 +57,20 @@ def clean_postcode(raw: str | None) -> str | None:
 def normalise_name(raw: str) -> str:
     """Case-folded, with runs of spaces, hyphens and apostrophes made single spaces, for comparing."""
     return " ".join(re.sub(r"[-'\u2019.]", " ", raw).casefold().split())
+
+
+def indexed_identifiers(nhs_number: str | None, upn: str | None) -> dict[str, str | None]:
+    """A person's NHS number and UPN with their blind indexes, as the columns of ``Person`` and
+    ``NominatedPerson`` hold them (both already normalised; either may be None).
+
+    Every writer of a person needs the pair, and a value stored without its index is a person no
+    search or duplicate check can find, so they are computed together here.
+    """
+    from portal.crypto import blind_index  # the key ring: needs an app context, unlike the checks above
+
+    return {
+        "nhs_number": nhs_number,
+        "nhs_number_index": blind_index("nhs_number", nhs_number) if nhs_number else None,
+        "upn": upn,
+        "upn_index": blind_index("upn", upn) if upn else None,
+    }

@@ -22,6 +22,7 @@ from portal.access import record_system
 from portal.audit import EventType, SubjectRef
 from portal.crypto import blind_index
 from portal.demo.families import synthetic_nhs_number, synthetic_upn
+from portal.families.identifiers import indexed_identifiers
 from portal.families.models import FamilyMember, Person
 from portal.organisations.models import User
 from referrals.framework import Framework
@@ -73,10 +74,7 @@ def _person(
         given_name=given,
         family_name=family,
         date_of_birth=born,
-        nhs_number=nhs,
-        nhs_number_index=blind_index("nhs_number", nhs) if nhs else None,
-        upn=pupil,
-        upn_index=blind_index("upn", pupil) if pupil else None,
+        **indexed_identifiers(nhs, pupil),
         postcode=postcode,
     )
 
@@ -240,8 +238,7 @@ def seed_demo_nominations(session: Session, framework: Framework, today: date) -
                 role=HouseholdRole.SUBJECT,
                 given_name="Kelly",
                 family_name="Brown",
-                nhs_number=KELLY_NHS_NUMBER,
-                nhs_number_index=blind_index("nhs_number", KELLY_NHS_NUMBER),
+                **indexed_identifiers(KELLY_NHS_NUMBER, None),
             )
         ]
         linked.events.append(

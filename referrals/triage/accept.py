@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, record_triage
 from portal.audit.events import EventType
-from portal.crypto import blind_index
+from portal.families.identifiers import indexed_identifiers
 from portal.families.models import Family, FamilyMember, FamilyStatus, MemberRole, Person
 from referrals import notifications
 from referrals.framework import Criterion, Framework
@@ -201,10 +201,7 @@ def accept_nomination(
     for nominated in people:
         if nominated.person_id is None:
             person = Person(
-                nhs_number=nominated.nhs_number,
-                nhs_number_index=blind_index("nhs_number", nominated.nhs_number) if nominated.nhs_number else None,
-                upn=nominated.upn,
-                upn_index=blind_index("upn", nominated.upn) if nominated.upn else None,
+                **indexed_identifiers(nominated.nhs_number, nominated.upn),
                 given_name=nominated.given_name,
                 family_name=nominated.family_name,
                 date_of_birth=nominated.date_of_birth,

@@ -25,8 +25,8 @@ from consent.models import NoticeMethod, NoticeVersion
 from portal import mail
 from portal.access import AccessContext, record_system
 from portal.audit import EventType, SubjectRef
-from portal.crypto import blind_index
 from portal.demo.families import synthetic_nhs_number, synthetic_upn
+from portal.families.identifiers import indexed_identifiers
 from portal.families.models import Family, Person, RelationshipKind, RelationshipSource, ServiceRelationship
 from portal.organisations.models import CodeScheme, Organisation, User
 from referrals.framework import Framework, Route
@@ -136,10 +136,7 @@ def _submit(
                 family_name=p.family,
                 date_of_birth=p.dob,
                 postcode=p.postcode,
-                nhs_number=p.nhs,
-                nhs_number_index=blind_index("nhs_number", p.nhs) if p.nhs else None,
-                upn=p.upn,
-                upn_index=blind_index("upn", p.upn) if p.upn else None,
+                **indexed_identifiers(p.nhs, p.upn),
             )
             for ordinal, p in enumerate(people)
         ],
@@ -169,10 +166,7 @@ def _submit(
 
 def _known(session: Session, p: _Person, served: list[tuple[Organisation, RelationshipKind]], today: date) -> Person:
     person = Person(
-        nhs_number=p.nhs,
-        nhs_number_index=blind_index("nhs_number", p.nhs) if p.nhs else None,
-        upn=p.upn,
-        upn_index=blind_index("upn", p.upn) if p.upn else None,
+        **indexed_identifiers(p.nhs, p.upn),
         given_name=p.given,
         family_name=p.family,
         date_of_birth=p.dob,
