@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_triage
@@ -27,6 +27,7 @@ from referrals.models import (
     NominationStatus,
 )
 from referrals.models import MatchStatus as MatchStatus  # re-exported for the views, which may not import models
+from referrals.service import states
 from sharing_protocols import policy
 from sharing_protocols.policy import TriageAction
 
@@ -201,25 +202,18 @@ def authorise(
 def advance(session: Session, ctx: AccessContext, state: State, version: int | None) -> int:
     """Claim the right to change the nomination: bump its version if it is still as the page saw it.
 
-    Compare-and-swap in one UPDATE: the row changes only if its version is the one the page showed
-    (when given) and its status is the one the decision was made on, so of two concurrent requests
-    exactly one proceeds (PostgreSQL re-checks the condition after waiting for the row lock).
+    The compare-and-swap the partner's journey uses too (``referrals.service.states.claim``): one UPDATE
+    that changes the row only if its version is the one the page showed (when given) and its status is
+    the one the decision was made on, so of two concurrent requests exactly one proceeds (PostgreSQL
+    re-checks the condition after waiting for the row lock).
 
     Raises:
         StaleNomination: the nomination changed since the page was opened; nothing was written.
     """
-    conditions = [Nomination.id == state.id, Nomination.status == state.status]
-    if version is not None:
-        conditions.append(Nomination.version == version)
-    result = session.execute(
-        update(Nomination)
-        .where(*conditions)
-        .values(version=Nomination.version + 1, updated_at=ctx.at)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise StaleNomination()
-    return (version if version is not None else state.version) + 1
+    try:
+        return states.claim(session, state.id, statuses=(state.status,), at=ctx.at, version=version)
+    except (states.NominationConflict, LookupError):
+        raise StaleNomination() from None
 
 
 def nomination_for_update(session: Session, state: State) -> Nomination:
