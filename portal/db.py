@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import psycopg
 from flask import Flask, current_app, g
 from psycopg.rows import namedtuple_row
 from sqlalchemy import ColumnElement, Enum, MetaData, String, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
@@ -131,9 +133,14 @@ def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) ->
     for name, process in compiled.processors.items():
         if name in values and values[name] is not None:
             values[name] = process(values[name])
-    with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(compiled.sql, values, prepare=True)
-        return cursor.fetchall()
+    try:
+        with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(compiled.sql, values, prepare=True)
+            return cursor.fetchall()
+    except psycopg.Error as exc:
+        # as SQLAlchemy would raise it, so that every caller's handling of a database error holds (the
+        # gate turns a failed log append into "nothing served", never a server error)
+        raise DBAPIError.instance(compiled.sql, values, exc, psycopg.Error) from exc
 
 
 class comma_joined(FunctionElement[str]):

@@ -387,6 +387,47 @@ def test_when_the_log_cannot_be_written_the_page_is_an_error_with_no_personal_da
         assert "Brown" not in page.text.replace("q=Brown", "") and "999 000" not in page.text
 
 
+def _refuse_log_inserts(app, database_url: str) -> None:
+    """Make the database itself refuse new access-log entries, as a full disk or a revoked grant would."""
+    with app.app_context():
+        session = db.session()
+        if database_url.startswith("postgresql"):
+            session.execute(
+                text(
+                    "CREATE FUNCTION refuse_log() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$"
+                )
+            )
+            session.execute(
+                text(
+                    "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log_entry "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_log()"
+                )
+            )
+        else:
+            session.execute(
+                text(
+                    "CREATE TRIGGER refuse_log BEFORE INSERT ON access_log_entry "
+                    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+                )
+            )
+        session.commit()
+
+
+def test_when_the_database_refuses_the_log_entry_the_page_is_an_error_with_no_personal_data(live_app, database_url):
+    """Not a mocked failure: the database itself refuses the insert (on PostgreSQL the append runs on the
+    driver's cursor, ``portal.db.fetch``), and the page is still the 503 with nothing served."""
+    http, _ = dev_sign_in(live_app.url, "gp.practitioner")
+    kelly = person_id(live_app.app, "Kelly Brown")
+    assert "Kelly Brown" in http.get(f"{live_app.url}/flags/{kelly}", timeout=10).text
+    _refuse_log_inserts(live_app.app, database_url)
+    for url in (f"{live_app.url}/flags", f"{live_app.url}/flags/{kelly}", f"{live_app.url}/flags?q=Brown"):
+        page = http.get(url, timeout=10)
+        assert page.status_code == 503, (url, page.status_code)
+        assert "could not record your request" in page.text
+        assert "Brown" not in page.text.replace("q=Brown", "") and "999 000" not in page.text
+
+
 def test_the_dpo_reviews_emergency_accesses(live_app):
     from tests.signin import csrf_token
 
