@@ -104,7 +104,8 @@ _compiled: dict[int, _Compiled] = {}
 
 
 def fetch(session: Session, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
-    """Every row of a prebuilt read statement, each with positional and attribute access.
+    """Every row of a statement built once (``prebuilt``, or a module constant: each is compiled once
+    and kept), with positional and attribute access.
 
     On PostgreSQL the statement, compiled by SQLAlchemy once, runs on the driver's cursor of the
     session's own connection (so in the request's transaction), prepared by psycopg, and comes back as
