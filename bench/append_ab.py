@@ -22,8 +22,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, signing
-from portal.audit.events import EventType
+from portal.access_log import chain, signing
+from portal.access_log.events import EventType
 
 #: never due within a run, so neither path signs a checkpoint
 SEALER = signing.Sealer(Ed25519PrivateKey.generate(), interval=1_000_000_000)

@@ -4,7 +4,7 @@ gunicorn sync workers, the same PostgreSQL database.
 - ``GET /b/<person id>``: B, read one row by primary key (the ``person`` row, a pooled connection, one
   transaction, no decryption) and answer with a few bytes.
 - ``GET /c/<person id>``: C, B plus one hash-chained access-log entry in the same transaction, written
-  by the portal's own ``portal.audit.chain.append`` (chain-head ``UPDATE ... RETURNING``, entry and
+  by the portal's own ``portal.access_log.chain.append`` (chain-head ``UPDATE ... RETURNING``, entry and
   subject inserts, checkpoint every 1,000, head hash update) into the same 1,000,000-entry table and
   signed with the same key, so the chain still verifies afterwards. The entry is built with
   ``chain.NewEntry`` like a flag view's (one subject), so its validation and encoding are counted too.
@@ -25,8 +25,8 @@ from flask import Flask, request
 from sqlalchemy import Text, bindparam, create_engine, select, type_coerce
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, signing
-from portal.audit.events import EventType, Outcome
+from portal.access_log import chain, signing
+from portal.access_log.events import EventType, Outcome
 from portal.families.models import Person
 
 ENCRYPTED = {"nhs_number", "upn", "given_name", "family_name", "date_of_birth", "postcode"}

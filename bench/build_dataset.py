@@ -6,7 +6,7 @@ What it makes (all invented; NHS numbers in the never-issued 999 range, UPNs wit
   landlords (one is ``rsl:L9901``, which the demo register names), 5 probation delivery units, a police
   team and a health visiting service; a practitioner at each, an admin at each GP practice, 60 lead
   professionals, a coordinator, a DPO and a sysadmin at the council.
-- The demo sharing register (``portal/demo/sharing_register.yaml``) through ``portal.register``.
+- The demo sharing register (``portal/demo/sharing_register.yaml``) through ``sharing_protocols.register_file``.
 - 3,000 families and 10,000 people (1-2 parents or carers and 1+ children each), with encrypted
   identifiers, names, dates of birth and postcodes and blind indexes, through the ORM (bulk inserts).
 - Service relationships: every person is a registered patient of one practice (exactly 125 each) and
@@ -52,9 +52,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
-from portal import create_app
 from portal.access import AccessContext, check
-from portal.audit import chain, signing
+from portal.access_log import chain, signing
+from portal.app import create_app
 from portal.auth.dev_idp import issuer
 from portal.auth.models import ServerSession
 from portal.cli import upgrade
@@ -74,7 +74,7 @@ from portal.families.models import (
     ServiceRelationship,
 )
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
-from portal.register import import_register, load_register_text
+from sharing_protocols.register_file import import_register, load_register_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("PORTAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -5,10 +5,10 @@
   the flagged people of GP practices, schools, the landlord with a protocol and probation units, plus
   10% of requests about people the organisation does not serve (refused at the relationship).
   Decisions per second of one core, the facts already in memory.
-- ``verify_rate``: ``portal.audit.chain.verify`` over the whole log (its own REPEATABLE READ snapshot,
+- ``verify_rate``: ``portal.access_log.chain.verify`` over the whole log (its own REPEATABLE READ snapshot,
   checkpoints checked with the app's trusted keys), entries per second, beside the floor
   ``bench/verify_speed.stream_only`` (COPY every entry in sequence order and do nothing).
-- ``search_latency``: ``portal.audit.service.search_log`` (page 1, 50 a page) with 20 different values
+- ``search_latency``: ``portal.access_log.search.search_log`` (page 1, 50 a page) with 20 different values
   of each filter: by person, by user, by organisation + a 30-day range, by outcome; p50 and p95.
 """
 
@@ -30,7 +30,8 @@ from verify_speed import stream_only
 
 from consent.service import notice_facts, objection_facts
 from portal.access import AccessContext, relationship_facts
-from portal.audit import chain, service
+from portal.access_log import chain
+from portal.access_log import search as service
 from portal.families import service as families_service
 from portal.organisations.models import User
 from sharing_protocols import policy

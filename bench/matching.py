@@ -44,8 +44,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, insert, or_, select
 
-from portal import create_app, db
 from portal.access import AccessContext
+from portal.app import create_app, db
 from portal.auth.dev_idp import issuer
 from portal.cli import upgrade
 from portal.crypto import blind_index

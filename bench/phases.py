@@ -49,7 +49,7 @@ def _instrument() -> None:
     import portal.auth.sessions as sessions
     import portal.families.service as service
     import portal.families.views as views
-    import portal.main as main
+    import portal.home as main
     from sharing_protocols import policy
 
     for module, name, label in (
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1000, help="requests (a quarter of them for the list)")
     args = parser.parse_args()
     _instrument()
-    from portal import create_app
+    from portal.app import create_app
 
     manifest = json.loads((args.instance / "manifest.json").read_text())
     app = create_app(env=app_env(manifest["database_url"], args.instance, manifest["base_url"]))

@@ -10,6 +10,6 @@ Passing ``os.environ`` keeps the benchmark's keys in its scratch folder (see ben
 
 import os
 
-from portal import create_app
+from portal.app import create_app
 
 app = create_app(env=dict(os.environ))

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from portal import create_app
+from portal.app import create_app
 
 #: phases to report: (label, file suffix, function name) as cProfile names them
 PHASES = (
@@ -70,7 +70,7 @@ class SqlMeter:
         """``portal.db.fetch`` runs PostgreSQL statements on the driver's cursor, past SQLAlchemy's
         events: count those too, wherever a module imported it."""
         import portal.access
-        import portal.audit.chain
+        import portal.access_log.chain
         import portal.families.service
         from portal import db as portal_db
 
@@ -88,7 +88,7 @@ class SqlMeter:
                 self.seconds += elapsed
                 self.statement_seconds[key] += elapsed
 
-        for module in (portal_db, portal.access, portal.audit.chain, portal.families.service):
+        for module in (portal_db, portal.access, portal.access_log.chain, portal.families.service):
             module.fetch = fetch  # type: ignore[attr-defined]
 
     def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -190,8 +190,8 @@ def load_phase(
 def inprocess_phase(manifest: dict[str, Any], instance: Path) -> dict[str, Any]:
     from inprocess import decide_rate, gather_facts, search_latency, verify_rate
 
-    from portal import create_app
-    from portal.audit import signing
+    from portal.access_log import signing
+    from portal.app import create_app
 
     app = create_app(env=app_env(manifest["database_url"], instance, manifest["base_url"]))
     engine = app.extensions["db_engine"]

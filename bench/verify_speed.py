@@ -24,7 +24,8 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, service, signing
+from portal.access_log import chain, signing
+from portal.access_log import search as service
 from portal.cli import upgrade
 from portal.db import make_engine
 

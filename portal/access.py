@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, Objection, ObjectionStatus
 from consent.service import notice_version_facts
-from portal.audit import chain
-from portal.audit.events import EventType
+from portal.access_log import chain
+from portal.access_log.events import EventType
 from portal.crypto import keyring, raw
 from portal.db import any_of, fetch, prebuilt
 from portal.families.models import ServiceRelationship

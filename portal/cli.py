@@ -156,7 +156,7 @@ def _init_audit_commands(app: Flask) -> None:
     @app.cli.command("audit-verify")
     def audit_verify() -> None:
         """Recompute the access log's hash chain and checkpoint signatures; exit 1 if anything is wrong."""
-        from portal.audit import chain, signing
+        from portal.access_log import chain, signing
 
         report = chain.verify(db.engine(), signing.trusted_keys())
         if report.intact:
@@ -172,6 +172,6 @@ def _init_audit_commands(app: Flask) -> None:
     @app.cli.command("audit-keygen")
     def audit_keygen() -> None:
         """Print a new Ed25519 checkpoint signing key file (private PEM, public key and id as comments)."""
-        from portal.audit import signing
+        from portal.access_log import signing
 
         click.echo(signing.new_key_text(), nl=False)

@@ -21,7 +21,7 @@ from portal.access import AuditUnavailable
 from portal.families.imports import ImportRefused, import_relationships_file
 from portal.families.models import RelationshipKind
 from portal.organisations.models import CodeScheme, Organisation
-from portal.register import import_register_file
+from sharing_protocols.register_file import import_register_file
 from sharing_protocols.service import RegisterError
 
 

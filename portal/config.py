@@ -242,7 +242,7 @@ def _audit_key_problems(config: dict[str, object]) -> list[str]:
         return problems
     if not Path(path).exists():
         return problems  # reported, with the path, when the app loads the key
-    from portal.audit.signing import read_private_key_file
+    from portal.access_log.signing import read_private_key_file
 
     try:
         _key, development = read_private_key_file(path)

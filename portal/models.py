@@ -1,7 +1,7 @@
 """Every model, imported in one place so that Alembic and the tests see the whole schema."""
 
 from consent.models import NoticeCoverage, NoticeGiven, NoticeGivenMember, NoticeVersion, Objection
-from portal.audit import models as audit_models  # noqa: F401 - registers the access log tables
+from portal.access_log import models as audit_models  # noqa: F401 - registers the access log tables
 from portal.auth.models import ServerSession
 from portal.db import Base
 from portal.families.models import (

@@ -12,10 +12,16 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from hypothesis import settings
 from werkzeug.serving import make_server
 
-from portal import create_app
+from portal.app import create_app
 from portal.cli import upgrade
+
+# Tests never assert on wall-clock time (a shared two-core machine can take 300 ms for a 20 ms example):
+# hypothesis's per-example deadline is one, so it is off everywhere.
+settings.register_profile("portal", deadline=None)
+settings.load_profile("portal")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

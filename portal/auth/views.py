@@ -14,7 +14,8 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import audit, db
+from portal import access_log as audit
+from portal import db
 from portal.auth import oidc
 from portal.auth.providers import ProviderConfig
 from portal.auth.rules import public, signed_in

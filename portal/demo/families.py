@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
-from portal.audit import SubjectRef
+from portal.access_log import SubjectRef
 from portal.families.identifiers import indexed_identifiers, upn_check_letter
 from portal.families.models import (
     Family,

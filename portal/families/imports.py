@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.access import record_system
-from portal.audit import EventType, SubjectRef
+from portal.access_log import EventType, SubjectRef
 from portal.crypto import blind_index
 from portal.families.identifiers import clean_nhs_number, clean_upn
 from portal.families.models import FamilyMember, Person, RelationshipKind, RelationshipSource, ServiceRelationship

@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
 from portal.access import AccessContext, check, deny, record, relationship_facts
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.crypto import blind_index, keyring, raw
 from portal.db import any_of, comma_joined, fetch, prebuilt
 from portal.families.identifiers import clean_nhs_number, clean_upn, normalise_name

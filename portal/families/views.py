@@ -16,7 +16,7 @@ from portal.context import access_context
 from portal.db import commits
 from portal.families import service
 from portal.families.forms import BreakGlassForm, SearchForm
-from portal.main import format_nhs_number, govuk_date
+from portal.home import format_nhs_number, govuk_date
 
 bp = Blueprint("families", __name__)
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import record_system
-from portal.audit import EventType, SubjectRef
+from portal.access_log import EventType, SubjectRef
 from portal.crypto import blind_index
 from portal.demo.families import synthetic_nhs_number, synthetic_upn
 from portal.families.identifiers import indexed_identifiers
@@ -35,7 +35,7 @@ from referrals.models import (
     NominationEventKind,
     NominationStatus,
 )
-from referrals.service.states import record_nominator_relationship
+from referrals.states import record_nominator_relationship
 
 S = NominationStatus
 K = NominationEventKind

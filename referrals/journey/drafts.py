@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_decision, deny
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.crypto import blind_index
 from referrals.framework import Framework, Route
 from referrals.journey.gate import change_draft, nomination_facts, nomination_request

@@ -10,8 +10,9 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_decision, deny
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.db import prebuilt
+from referrals import states
 from referrals.framework import Framework
 from referrals.journey.gate import decide_access, family_subjects, nomination_facts, nomination_request, route_title
 from referrals.journey.records import CHECK_ANSWERS, ListItem, StalePage, Update
@@ -22,7 +23,6 @@ from referrals.models import (
     NominationEvent,
     NominationStatus,
 )
-from referrals.service import states
 from sharing_protocols import policy
 
 S = NominationStatus

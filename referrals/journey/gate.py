@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_decision, deny
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.organisations.models import Organisation, User
+from referrals import states
 from referrals.framework import Framework
 from referrals.journey.records import (
     EVENT_LABELS,
@@ -27,7 +28,6 @@ from referrals.models import (
     NominationEvent,
     NominationStatus,
 )
-from referrals.service import states
 from sharing_protocols import policy
 
 S = NominationStatus

@@ -3,7 +3,7 @@ exactly once through the gate, and followed afterwards in "Your nominations".
 
 Every function takes the session and the gate's ``AccessContext`` (and the framework, where routes
 matter); none reads the request and none commits. Reads go through the gate before anything is
-decrypted (``gate``); a change takes the nomination's row first (``referrals.service.states``), then
+decrypted (``gate``); a change takes the nomination's row first (``referrals.states``), then
 appends its access-log entry, then writes, in that order everywhere, so two requests never wait on
 each other's locks. The work is split by stage: ``drafts``, ``submission``, ``following``.
 """

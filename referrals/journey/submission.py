@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_decision, deny
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
+from referrals import states
 from referrals.duplicates import Described, Duplicate, MatchedBy, find_duplicate
 from referrals.framework import Framework
 from referrals.journey.drafts import missing_answers, route_facts
@@ -20,7 +21,6 @@ from referrals.models import (
     NominationEventKind,
     NominationStatus,
 )
-from referrals.service import states
 from sharing_protocols import policy
 from sharing_protocols.service import protocol_facts
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, record_triage
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.families.identifiers import indexed_identifiers
 from portal.families.models import Family, FamilyMember, FamilyStatus, MemberRole, Person
 from referrals import notifications
@@ -29,7 +29,7 @@ from referrals.models import (
     NominationEventKind,
     NominationStatus,
 )
-from referrals.service.states import record_nominator_relationship
+from referrals.states import record_nominator_relationship
 from referrals.triage.core import (
     FamilyProblem,
     State,

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from portal import db
 from portal.access import record_system
-from portal.audit import EventType, SubjectRef
+from portal.access_log import EventType, SubjectRef
 from referrals.matching import backfill_blocking_keys
 
 

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import AccessContext, authorise_triage
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.crypto import blind_index
 from portal.families.models import Person
 from portal.organisations.models import Organisation, User
+from referrals import states
 from referrals.framework import Framework
 from referrals.matching import PersonDetails
 from referrals.models import (
@@ -27,7 +28,6 @@ from referrals.models import (
     NominationStatus,
 )
 from referrals.models import MatchStatus as MatchStatus  # re-exported for the views, which may not import models
-from referrals.service import states
 from sharing_protocols import policy
 from sharing_protocols.policy import TriageAction
 
@@ -202,7 +202,7 @@ def authorise(
 def advance(session: Session, ctx: AccessContext, state: State, version: int | None) -> int:
     """Claim the right to change the nomination: bump its version if it is still as the page saw it.
 
-    The compare-and-swap the partner's journey uses too (``referrals.service.states.claim``): one UPDATE
+    The compare-and-swap the partner's journey uses too (``referrals.states.claim``): one UPDATE
     that changes the row only if its version is the one the page showed (when given) and its status is
     the one the decision was made on, so of two concurrent requests exactly one proceeds (PostgreSQL
     re-checks the condition after waiting for the row lock).

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from consent.models import NoticeMethod, NoticeVersion
 from portal import mail
 from portal.access import AccessContext, record_system
-from portal.audit import EventType, SubjectRef
+from portal.access_log import EventType, SubjectRef
 from portal.demo.families import synthetic_nhs_number, synthetic_upn
 from portal.families.identifiers import indexed_identifiers
 from portal.families.models import Family, Person, RelationshipKind, RelationshipSource, ServiceRelationship

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion
 from portal.access import AccessContext, record_triage
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.families.models import Family, FamilyMember, Flag, FlagConcern, MemberRole, Person
 from portal.organisations.models import Organisation, OrganisationKind, Role, User, UserRole
 from referrals.framework import Criterion, Framework

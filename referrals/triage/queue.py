@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.access import AccessContext, authorise_triage, record_triage
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.organisations.models import Organisation
 from referrals.framework import Framework
 from referrals.models import (

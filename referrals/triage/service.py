@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from portal.access import AccessContext, record_triage
-from portal.audit.events import EventType
+from portal.access_log.events import EventType
 from portal.families.models import Family, FamilyMember, FamilyStatus, Person
 from portal.organisations.models import Organisation, User
 from referrals import notifications

@@ -14,8 +14,9 @@ from sqlalchemy import MetaData, create_engine, insert, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, service, signing
-from portal.audit.events import EventType
+from portal.access_log import chain, signing
+from portal.access_log import search as service
+from portal.access_log.events import EventType
 from portal.cli import alembic_config, upgrade
 from portal.models import Base
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from portal import db
 from portal.families.models import Person
+from referrals import states
 from referrals.models import Nomination
-from referrals.service import states
 from tests.browser.test_pages import h1, sign_in_as
 from tests.conftest import LiveServer
 from tests.integration.nomination_helpers import context, version_of

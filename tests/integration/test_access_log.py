@@ -20,9 +20,10 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, service, signing
-from portal.audit.events import EventType
-from portal.audit.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
+from portal.access_log import chain, signing
+from portal.access_log import search as service
+from portal.access_log.events import EventType
+from portal.access_log.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
 from portal.cli import upgrade
 from portal.db import make_engine
 

@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 
-from portal.audit import chain, service, signing
-from portal.audit.service import LogFilters
+from portal.access_log import chain, signing
+from portal.access_log import search as service
+from portal.access_log.search import LogFilters
 from portal.cli import upgrade
 from portal.db import make_engine
 from tests.integration.test_access_log import (

@@ -11,10 +11,10 @@ import requests
 from sqlalchemy import Row, delete, select, update
 
 from portal import db
-from portal.audit import signing
-from portal.audit.events import SYSTEM_EVENTS
-from portal.audit.models import AccessLogEntry
-from portal.audit.service import LogFilters, search_log
+from portal.access_log import signing
+from portal.access_log.events import SYSTEM_EVENTS
+from portal.access_log.models import AccessLogEntry
+from portal.access_log.search import LogFilters, search_log
 from portal.organisations.models import Organisation, User, UserRole
 from tests.conftest import build_app, free_port, seeded
 from tests.integration.test_access_log import tampering

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 
 from portal import db
-from portal.audit import chain, signing
+from portal.access_log import chain, signing
 from portal.auth.dev_idp import issuer
 from portal.demo.seed import seed_demo
 from referrals.journey.demo import REFERENCES as JOURNEY_REFERENCES

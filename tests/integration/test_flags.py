@@ -18,11 +18,11 @@ from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.access import AccessContext, AccessDenied, AuditUnavailable
-from portal.audit import chain
+from portal.access_log import chain
 from portal.families import service
 from portal.families.models import Person
 from portal.organisations.models import User
-from portal.register import import_register, load_register_text
+from sharing_protocols.register_file import import_register, load_register_text
 from tests.signin import dev_sign_in, h1
 
 
@@ -111,7 +111,7 @@ def db_engine(app):
 
 
 def trusted(app):
-    from portal.audit import signing
+    from portal.access_log import signing
 
     return signing.trusted_keys(app)
 

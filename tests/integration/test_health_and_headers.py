@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portal import create_app
+from portal.app import create_app
 
 
 def test_healthz_reports_the_database_reachable(app):

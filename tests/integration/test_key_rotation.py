@@ -14,7 +14,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
 
-from portal import cli, create_app
+from portal import cli
+from portal.app import create_app
 from portal.crypto import EncryptedText, KeyRing, read_keyring_file
 
 schema = MetaData()

@@ -17,10 +17,10 @@ from portal import db
 from portal.access import AccessDenied
 from portal.families import service as flags
 from portal.families.models import Family, FamilyStatus, Person, RelationshipKind, ServiceRelationship
+from referrals import states
 from referrals.duplicates import Described, MatchedBy, find_duplicate
 from referrals.journey import service
 from referrals.models import NominationEvent, NominationEventKind, NominationStatus
-from referrals.service import states
 from tests.integration.nomination_helpers import (
     FRAMEWORKS,
     a_person,

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from portal import db
 from portal.demo.families import synthetic_nhs_number
 from portal.organisations.models import User
+from referrals import states
 from referrals.journey import service as journey
 from referrals.models import Nomination, NominationStatus
-from referrals.service import states
 from referrals.setup import current_framework
 from referrals.triage import accept, service
 from referrals.triage.core import StaleNomination
@@ -242,7 +242,7 @@ def context_of(app: Flask, subject: str):
 
 
 def test_the_state_helpers_used_by_the_journey_side_email_too(app, smtp):
-    """``referrals.service.states`` makes the same changes for the journey's tests and tools: same e-mail."""
+    """``referrals.states`` makes the same changes for the journey's tests and tools: same e-mail."""
     nomination_id = nominated(app)
     coordinator = context_of(app, "sf.coordinator")
     with session_of(app) as s:

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 
 from portal.access import AccessDenied
+from referrals import states
 from referrals.journey import service
 from referrals.models import NominationStatus
-from referrals.service import states
 from tests.integration.nomination_helpers import (
     FRAMEWORKS,
     add_colleague,

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, select, text
 
 from portal import db
 from portal.access import AccessDenied
-from portal.audit import chain
+from portal.access_log import chain
 from referrals.journey import service
 from referrals.models import NominatedPerson, NominationEvent, NominationEventKind, NominationStatus
 from tests.integration.nomination_helpers import (
@@ -280,7 +280,7 @@ def test_submitting_gives_a_reference_a_history_and_one_log_entry_naming_the_pro
 
 
 def _trusted(app):
-    from portal.audit import signing
+    from portal.access_log import signing
 
     return signing.trusted_keys(app)
 

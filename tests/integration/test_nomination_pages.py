@@ -14,9 +14,9 @@ import requests
 from sqlalchemy import select
 
 from portal import db
+from referrals import states
 from referrals.journey import service
 from referrals.models import NominatedPerson
-from referrals.service import states
 from tests.architecture.test_get_changes_nothing import _digest, _unchanged
 from tests.conftest import LiveServer, free_port
 from tests.integration.nomination_helpers import (

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import db
-from portal.audit import chain, signing
+from portal.access_log import chain, signing
 from portal.families import service as flags_service
 from portal.families.models import Flag
 from referrals.models import Nomination, NominationStatus

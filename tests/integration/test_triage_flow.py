@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from consent.models import NoticeGiven, NoticeMethod
 from portal import db
 from portal.access import AccessDenied
-from portal.audit import chain, signing
+from portal.access_log import chain, signing
 from portal.demo.families import synthetic_nhs_number
 from portal.families import service as flags_service
 from portal.families.models import Family, FamilyMember, Flag, Person, RelationshipKind, ServiceRelationship

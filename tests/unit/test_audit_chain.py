@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portal.audit import chain, signing
-from portal.audit.events import CATALOGUE, EventType
+from portal.access_log import chain, signing
+from portal.access_log.events import CATALOGUE, EventType
 from portal.config import ConfigError, load_config
 
 PERSON = "11111111-1111-4111-8111-111111111111"

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_en
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from portal import create_app
+from portal.app import create_app
 from portal.config import ConfigError, load_config
 from portal.crypto import (
     DecryptionError,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from portal import _init_templates
+from portal.app import _init_templates
 from portal.demo.families import synthetic_nhs_number, synthetic_upn
 from portal.families.identifiers import clean_nhs_number
 from referrals.journey import forms

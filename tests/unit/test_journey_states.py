@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from referrals.duplicates import Described, MatchedBy, _Known, best_duplicate
 from referrals.models import NominationStatus as S
-from referrals.service.states import TRANSITIONS, may_move
+from referrals.states import TRANSITIONS, may_move
 
 
 def test_every_status_has_its_moves_and_decided_ones_have_none():

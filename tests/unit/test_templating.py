@@ -8,7 +8,7 @@ import re
 import pytest
 from flask import session
 
-from portal import create_app
+from portal.app import create_app
 from portal.templating import COMPONENTS, CSRF_PLACEHOLDER
 
 PARAMS = {

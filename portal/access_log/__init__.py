@@ -5,10 +5,10 @@ Public interface: ``append`` and ``verify`` (chain), ``NewEntry`` / ``SubjectRef
 the checkpoint keys at start-up).
 """
 
-from portal.audit.chain import ChainError, NewEntry, SubjectRef, VerifyReport, append, verify
-from portal.audit.events import EventType, Outcome, request_origin
-from portal.audit.service import EntryNotFound, LogFilters, LogPage, get_entry, search_log
-from portal.audit.signing import init_app, trusted_keys
+from portal.access_log.chain import ChainError, NewEntry, SubjectRef, VerifyReport, append, verify
+from portal.access_log.events import EventType, Outcome, request_origin
+from portal.access_log.search import EntryNotFound, LogFilters, LogPage, get_entry, search_log
+from portal.access_log.signing import init_app, trusted_keys
 
 __all__ = [
     "ChainError",

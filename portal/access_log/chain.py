@@ -79,10 +79,10 @@ from psycopg import pq
 from sqlalchemy import Connection, Engine, insert, text, update
 from sqlalchemy.orm import Session
 
-from portal.audit import signing
-from portal.audit.events import EventType, Outcome
-from portal.audit.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
-from portal.audit.signing import Sealer
+from portal.access_log import signing
+from portal.access_log.events import EventType, Outcome
+from portal.access_log.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
+from portal.access_log.signing import Sealer
 from portal.db import fetch
 
 GENESIS = "0" * 64

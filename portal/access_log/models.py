@@ -72,7 +72,7 @@ class AccessLogEntry(Base):
 
 class AccessLogSubject(Base):
     """The people and families an entry touched, all in one row: exactly the bytes the entry's hash
-    covers after its own fields (see ``portal.audit.chain``), so verification streams one row per entry.
+    covers after its own fields (see ``portal.access_log.chain``), so verification streams one row per entry.
 
     An entry without subjects has no row here. On PostgreSQL the DPO's searches by person and by family
     use GIN indexes on the ids in ``records``, extracted by SQL functions that migration 0004 creates;
@@ -112,7 +112,7 @@ class AccessLogCheckpoint(Base):
     #: which key signed it: the first 16 hex digits of SHA-256 of the raw public key (a hint only:
     #: verification uses only keys from configuration)
     key_id: Mapped[str] = mapped_column(String(32))
-    #: base64 Ed25519 signature over portal.audit.signing.checkpoint_message(seq, hash)
+    #: base64 Ed25519 signature over portal.access_log.signing.checkpoint_message(seq, hash)
     signature: Mapped[str] = mapped_column(String(128))
 
 

@@ -218,7 +218,7 @@ def _keys(app: Flask | None) -> AuditKeys:
     app = app or current_app
     keys = app.extensions.get(EXTENSION)
     if keys is None:
-        raise RuntimeError("the access-log keys are not loaded: call portal.audit.init_app(app)")
+        raise RuntimeError("the access-log keys are not loaded: call portal.access_log.init_app(app)")
     return keys
 
 
@@ -237,7 +237,7 @@ def new_key_text() -> str:
     the trusted keys file (only the PRIVATE KEY block is read from a key file).
 
     Run it without an app (production will not start until the key exists) as
-    ``python -c "from portal.audit.signing import main; main()" > key.pem``, or as ``flask audit-keygen``.
+    ``python -c "from portal.access_log.signing import main; main()" > key.pem``, or as ``flask audit-keygen``.
     """
     key = Ed25519PrivateKey.generate()
     public = key.public_key()

@@ -15,9 +15,13 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import db
 from portal.access import authorise_action
-from portal.audit import chain, signing
-from portal.audit.events import EventType
-from portal.audit.forms import (
+from portal.access_log import chain, signing
+from portal.access_log.events import EventType
+from portal.access_log.search import EntryNotFound, LogFilters, get_entry, search_log
+from portal.auth.rules import Role, requires
+from portal.context import access_context
+from portal.db import commits
+from portal.dpo.forms import (
     OUTCOME_LABELS,
     IntegrityCheckForm,
     LogSearchForm,
@@ -25,10 +29,6 @@ from portal.audit.forms import (
     event_label,
     reason_label,
 )
-from portal.audit.service import EntryNotFound, LogFilters, get_entry, search_log
-from portal.auth.rules import Role, requires
-from portal.context import access_context
-from portal.db import commits
 from portal.families import service as families
 from portal.organisations import service as organisations
 from sharing_protocols import policy

@@ -8,49 +8,14 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
-from portal.audit.events import EventType, Outcome
+from portal.access_log.events import EventType, Outcome
+from sharing_protocols.policy import REASON_LABELS, label
 
 OUTCOME_LABELS = {"permitted": "Permitted", "denied": "Denied", "break_glass": "Break-glass"}
 
 
-#: the policy's stable reason codes, as the data protection officer reads them
-REASON_LABELS = {
-    "role_permitted": "the user's role allows this",
-    "role_not_permitted": "the user's role does not allow this",
-    "break_glass_reason_given": "an emergency reason was given",
-    "break_glass_reason_missing": "no emergency reason was given",
-    "relationship_live": "the organisation serves the person",
-    "lead_professional": "the user is the family's lead professional",
-    "relationship_waived_break_glass": "no relationship: waived by break-glass",
-    "no_relationship": "the organisation does not serve the person",
-    "protocol_in_force": "a sharing protocol in force covers it",
-    "no_protocol": "no sharing protocol in force covers it",
-    "notice_covers": "the notice given to the family covers it",
-    "notice_waived_break_glass": "no notice cover: waived by break-glass",
-    "no_notice": "the notice given to the family does not cover it",
-    "no_objection": "no objection recorded",
-    "objection_upheld": "an upheld objection covers it",
-    "objection_overridden": "an objection was overridden on a recorded basis",
-    # nominations: the partner's side
-    "route_for_sector": "the organisation's sector may use the route",
-    "route_not_for_sector": "the organisation's sector may not use the route",
-    "nomination_of_organisation": "the organisation made the nomination",
-    "nomination_not_of_organisation": "the nomination is not the organisation's (or does not exist)",
-    "draft_of_nominator": "the user started the draft",
-    "draft_of_someone_else": "the draft is another user's",
-    # nominations: the council's triage
-    "triaging_organisation": "the user acts for the council's Supporting Families team",
-    "not_triaging_organisation": "the user does not act for the council's Supporting Families team",
-    "nomination_status_allows": "the nomination's status allows this step",
-    "nomination_accepted": "the nomination has been accepted",
-    "nomination_not_accepted": "the nomination has not been accepted yet",
-    "nomination_not_submitted": "the nomination has not been submitted",
-    "nomination_already_decided": "the nomination has already been decided",
-}
-
-
 def reason_label(code: str) -> str:
-    return REASON_LABELS.get(code, code.replace("_", " "))
+    return label(REASON_LABELS, code)
 
 
 def event_label(event: str) -> str:
