@@ -1,18 +1,15 @@
-"""Notice versions (imported from the register file), notices given, objections: facts for the gate."""
+"""Notice versions, imported from the register file (the gate reads them itself, ``portal.gate.register``)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from consent.models import NoticeCoverage, NoticeGiven, NoticeGivenMember, NoticeVersion, Objection, ObjectionStatus
-from sharing_protocols import policy
+from consent.models import NoticeCoverage, NoticeVersion
 from sharing_protocols.vocabulary import CATEGORIES
 from sharing_protocols.yaml_register import (
     Build,
@@ -92,80 +89,3 @@ def save_notice_versions(session: Session, specs: Sequence[NoticeVersionSpec]) -
         version.coverage = [NoticeCoverage(recipient_kind=k, category=c) for (k, c) in sorted(spec.coverage)]
 
     return upsert_versioned(session, NoticeVersion, specs, matches=matches, apply=apply)
-
-
-def notice_version_facts(session: Session) -> dict[str, tuple[str, frozenset[tuple[str, str]]]]:
-    """Every notice version: id -> (its reference, as quoted to users, and its coverage), for the cache."""
-    versions: dict[str, tuple[str, set[tuple[str, str]]]] = {}
-    rows = session.execute(
-        select(
-            NoticeVersion.id,
-            NoticeVersion.reference,
-            NoticeVersion.version,
-            NoticeCoverage.recipient_kind,
-            NoticeCoverage.category,
-        ).outerjoin(NoticeCoverage, NoticeCoverage.version_id == NoticeVersion.id)
-    ).all()
-    for r in rows:
-        entry = versions.setdefault(str(r.id), (f"{r.reference} v{r.version}", set()))
-        if r.recipient_kind is not None:
-            entry[1].add((r.recipient_kind, r.category))
-    return {key: (ref, frozenset(coverage)) for key, (ref, coverage) in versions.items()}
-
-
-def notice_facts(session: Session, family_ids: Collection[uuid.UUID]) -> tuple[policy.NoticeGiven, ...]:
-    """The notices given to these families, with members and coverage, in one query whatever the count."""
-    if not family_ids:
-        return ()
-    members = (
-        select(func.aggregate_strings(cast(NoticeGivenMember.person_id, String), ","))
-        .where(NoticeGivenMember.notice_id == NoticeGiven.id)
-        .scalar_subquery()
-    )
-    coverage = (
-        select(func.aggregate_strings(NoticeCoverage.recipient_kind + ":" + NoticeCoverage.category, ","))
-        .where(NoticeCoverage.version_id == NoticeGiven.version_id)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(
-            NoticeGiven.id,
-            NoticeGiven.family_id,
-            NoticeGiven.given_on,
-            NoticeVersion.reference,
-            NoticeVersion.version,
-            members.label("members"),
-            coverage.label("coverage"),
-        )
-        .join(NoticeVersion, NoticeVersion.id == NoticeGiven.version_id)
-        .where(NoticeGiven.family_id.in_(family_ids))
-    ).all()
-    return tuple(
-        policy.NoticeGiven(
-            id=str(r.id),
-            version_ref=f"{r.reference} v{r.version}",
-            family_id=str(r.family_id),
-            # SQLite keeps UUIDs as 32 hex digits and PostgreSQL with dashes: normalise both
-            member_person_ids=frozenset(str(uuid.UUID(m)) for m in r.members.split(",")) if r.members else frozenset(),
-            given_on=r.given_on,
-            coverage=frozenset(tuple(c.split(":", 1)) for c in r.coverage.split(",")) if r.coverage else frozenset(),
-        )
-        for r in rows
-    )
-
-
-def objection_facts(session: Session, person_ids: Collection[uuid.UUID]) -> tuple[policy.Objection, ...]:
-    if not person_ids:
-        return ()
-    rows = session.scalars(select(Objection).where(Objection.person_id.in_(person_ids))).all()
-    return tuple(
-        policy.Objection(
-            id=str(o.id),
-            person_id=str(o.person_id),
-            category=o.category,
-            purpose=o.purpose,
-            upheld=o.status == ObjectionStatus.UPHELD,
-            basis=o.basis or "",
-        )
-        for o in rows
-    )

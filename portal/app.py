@@ -74,10 +74,17 @@ def create_app(config: dict[str, Any] | None = None, env: dict[str, str] | None 
 
     mail.init_app(app)  # nominators' status e-mails, sent after commit; nothing at all when switched off
 
-    from portal import cli, commands
+    from portal import cli
+    from portal import models as schema
+    from portal.demo import commands as demo_commands
+    from portal.families import commands as families_commands
+    from sharing_protocols.register import commands as register_commands
 
+    app.extensions["schema"] = schema.Base.metadata  # every domain's tables, for keys-reencrypt
     cli.init_app(app)
-    commands.init_app(app)
+    families_commands.init_app(app)
+    register_commands.init_app(app)
+    demo_commands.init_app(app)
     return app
 
 
@@ -96,9 +103,10 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     WTFormsHelpers(app)
-    from portal import templating
+    from portal import kit, templating
 
     templating.init_app(app)
+    kit.init_app(app)
 
     from flask import Blueprint
 
@@ -145,9 +153,10 @@ def _init_sign_in(app: Flask, env: dict[str, str] | None) -> None:
     if app.config["DEV_IDP_ENABLED"]:
         from portal.auth import dev_idp
         from portal.config import instance_secret
+        from portal.demo.seed import demo_accounts
 
         secret = instance_secret(Path(app.instance_path), "dev_idp_client_secret")
-        providers.append(dev_idp.init_app(app, secret, csrf))
+        providers.append(dev_idp.init_app(app, secret, csrf, demo_accounts()))
     if app.config["IDP_CONFIG_FILE"]:
         providers += load_providers(str(app.config["IDP_CONFIG_FILE"]), env)
     keys = [p.key for p in providers]
@@ -176,3 +185,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(nominations_views.bp)
     app.register_blueprint(triage_views.bp)
+    main.add_home_section(app, "updates", nominations_views.home_updates)

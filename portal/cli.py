@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy import MetaData
 
 from portal import db
-from portal.config import ConfigError
+from portal.errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -30,10 +30,9 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 def reencrypt_metadata() -> MetaData:
-    """The schema ``keys-reencrypt`` walks: every model, imported so its table is on the metadata."""
-    import portal.models  # noqa: F401 - registers every table on Base.metadata
-
-    return db.Base.metadata
+    """The schema ``keys-reencrypt`` walks: the whole schema, handed to the shell by the app factory
+    (``portal.models``, which imports every domain's tables), so no encrypted column can be missed."""
+    return current_app.extensions["schema"]
 
 
 def init_app(app: Flask) -> None:
@@ -58,33 +57,6 @@ def init_app(app: Flask) -> None:
     def db_revision(message: str) -> None:
         """Autogenerate a migration from the models (review it before committing)."""
         command.revision(alembic_config(str(current_app.config["DATABASE_URL"])), message=message, autogenerate=True)
-
-    @app.cli.command("seed-demo")
-    def seed_demo_command() -> None:
-        """Add the demo organisations, users, families and nominations (idempotent); print the accounts."""
-        from portal.auth.dev_idp import issuer
-        from portal.demo.seed import demo_accounts, seed_demo
-
-        session = db.session()
-        added = seed_demo(session, issuer(current_app))
-        session.commit()
-        click.echo(
-            f"Demo data: added {added['organisations']} organisations, {added['users']} users, "
-            f"{added['register']} sharing protocols and notice versions, {added['families']} families and "
-            f"{added['nominations'] + added['triaged_nominations']} nominations."
-        )
-        if not current_app.config["DEV_IDP_ENABLED"]:
-            click.echo("The development identity provider is off: demo accounts cannot sign in.")
-            return
-        click.echo("\nDemo accounts (choose 'Demo accounts' on the sign-in page, then pick one):")
-        for account in demo_accounts():
-            roles = ", ".join(account.roles) or "-"
-            note = (
-                ""
-                if account.registered and not account.disabled
-                else ("  [disabled: refused]" if account.disabled else "  [not registered: refused]")
-            )
-            click.echo(f"  {account.subject:<24} {account.organisation:<18} {roles}{note}")
 
     @app.cli.command("purge-sessions")
     def purge_sessions() -> None:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 
-from referrals.framework import DEFAULT_FRAMEWORK, SHIPPED_FRAMEWORKS
+from portal.access_log.signing import read_private_key_file
+from portal.crypto import read_keyring_file
+from portal.errors import DEV_SECRET_MARKER, ConfigError
 
-DEV_SECRET_MARKER = "dev-only-"  # noqa: S105 - a prefix that marks generated dev secrets, not a secret
-
-
-class ConfigError(RuntimeError):
-    """Raised when the configuration is unsafe or incomplete; the app refuses to start."""
+__all__ = ["DEV_SECRET_MARKER", "ConfigError", "check_mail", "check_production", "instance_secret", "load_config"]
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -37,14 +34,6 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
-def _framework_file(env: dict[str, str]) -> str:
-    """A path, or the key of a framework shipped with the portal, so a council need not know where the
-    package was installed to switch to the 2022 outcome framework."""
-    value = env.get("PORTAL_FRAMEWORK_FILE", "").strip() or DEFAULT_FRAMEWORK
-    shipped = SHIPPED_FRAMEWORKS.get(value)
-    return str(shipped) if shipped else value
-
-
 def instance_secret(instance_path: Path, name: str) -> str:
     """Return a development secret kept in the instance folder, creating it on first use.
 
@@ -56,11 +45,6 @@ def instance_secret(instance_path: Path, name: str) -> str:
         path.write_text(DEV_SECRET_MARKER + secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
 
 
 def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
@@ -109,7 +93,8 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         # older public keys (PEM) that still verify the checkpoints they signed, after a key rotation
         "AUDIT_TRUSTED_KEYS_FILE": env.get("PORTAL_AUDIT_TRUSTED_KEYS_FILE", ""),
         # the programme's framework (criteria, indicators, nomination routes, threshold), checked at start
-        "FRAMEWORK_FILE": _framework_file(env),
+        # a path, or the key of a framework shipped with the portal (resolved by referrals.setup)
+        "FRAMEWORK_FILE": env.get("PORTAL_FRAMEWORK_FILE", "").strip(),
         # the council's children's services front door, shown when a nominator says someone is at immediate risk
         "FRONT_DOOR_PHONE": env.get("PORTAL_FRONT_DOOR_PHONE", "" if production else "01632 960000"),
         # e-mail nominators when their nomination's status changes: off unless switched on (never in the demo)
@@ -220,8 +205,6 @@ def _keyring_problems(path: str) -> list[str]:
         return ["PORTAL_KEYRING_FILE must name the encryption key ring file (see `flask keys-generate`)"]
     if not Path(path).exists():
         return []  # reported, with the path, when the app loads the ring
-    from portal.crypto import read_keyring_file
-
     try:
         ring = read_keyring_file(path)
     except ConfigError as exc:
@@ -242,8 +225,6 @@ def _audit_key_problems(config: dict[str, object]) -> list[str]:
         return problems
     if not Path(path).exists():
         return problems  # reported, with the path, when the app loads the key
-    from portal.access_log.signing import read_private_key_file
-
     try:
         _key, development = read_private_key_file(path)
     except ConfigError as exc:

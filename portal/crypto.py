@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from portal.config import ConfigError
+from portal.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

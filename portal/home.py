@@ -1,10 +1,15 @@
-"""The start, home and account pages, and the health check."""
+"""The start, home and account pages, and the health check.
+
+The home page shows what each domain has for the signed-in user (a practitioner's updated nominations,
+...): domains add a section in the app factory (``add_home_section``), so the shell imports none of them.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, session, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import text
@@ -12,10 +17,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal import db
 from portal.auth import oidc
-from portal.auth.rules import Role, public, signed_in
-from referrals.journey import service as nominations
+from portal.auth.rules import public, signed_in
 
 bp = Blueprint("main", __name__)
+
+#: a home-page section: given the request's session and the signed-in user, what the template shows
+HomeSection = Callable[[Any, Any], object]
+_SECTIONS = "home_sections"
+
+
+def add_home_section(app: Flask, name: str, provide: HomeSection) -> None:
+    """Show ``provide(session, user)`` on the home page as the template variable ``name``."""
+    app.extensions.setdefault(_SECTIONS, {})[name] = provide
 
 
 @bp.get("/")
@@ -30,11 +43,10 @@ def start() -> ResponseReturnValue:
 @bp.get("/home")
 @signed_in
 def home() -> ResponseReturnValue:
-    """Show who is signed in, for which organisation, with which roles, and their updated nominations."""
-    updates = (
-        nominations.unseen_updates(db.session(), current_user.id) if Role.PRACTITIONER in current_user.roles else []
-    )
-    return render_template("main/home.html", updates=updates)
+    """Show who is signed in, for which organisation, with which roles, and each domain's section."""
+    sections = current_app.extensions.get(_SECTIONS, {})
+    shown = {name: provide(db.session(), current_user) for name, provide in sections.items()}
+    return render_template("main/home.html", **shown)
 
 
 @bp.get("/account")
@@ -55,15 +67,3 @@ def healthz() -> ResponseReturnValue:
     except SQLAlchemyError:
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "reachable"})
-
-
-@bp.app_template_filter("govuk_date")
-def govuk_date(value: date | datetime) -> str:
-    """Dates as GOV.UK writes them: 5 January 2026."""
-    return f"{value.day} {value:%B %Y}"
-
-
-@bp.app_template_filter("nhs_number")
-def format_nhs_number(value: str) -> str:
-    """NHS numbers in the 3-3-4 groups people read them in."""
-    return f"{value[:3]} {value[3:6]} {value[6:]}" if len(value) == 10 else value

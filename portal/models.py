@@ -16,7 +16,7 @@ from portal.families.models import (
 from portal.organisations.models import Organisation, User, UserRole
 from referrals.models import NominatedPerson, Nomination, NominationEvent
 from referrals.triage.models import CriterionMet, MatchReview
-from sharing_protocols.models import ProtocolFlow, ProtocolParty, SharingProtocol, SharingRegisterState
+from sharing_protocols.register.models import ProtocolFlow, ProtocolParty, SharingProtocol, SharingRegisterState
 
 __all__ = [
     "Base",

@@ -1,4 +1,6 @@
-"""Security headers with a per-request CSP nonce, and the deny-by-default route gate.
+"""Security headers with a per-request CSP nonce, the deny-by-default route gate, and every app-wide
+error page, the gate's among them: a refusal (403, which says which condition failed) and a log that
+cannot be written (503: nothing was served).
 
 The nonce lets the GOV.UK template's one inline script run under a CSP without 'unsafe-inline'.
 """
@@ -10,7 +12,9 @@ import secrets
 from flask import Flask, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from portal import db
 from portal.auth.rules import PUBLIC, SIGNED_IN, declaration
+from portal.gate import AccessDenied, AuditUnavailable
 
 
 def init_app(app: Flask) -> None:
@@ -68,6 +72,16 @@ def init_app(app: Flask) -> None:
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
+
+    @app.errorhandler(AccessDenied)
+    def _access_denied(exc: AccessDenied) -> tuple[str, int]:
+        # the refusal is already logged and committed by the gate
+        return render_template("errors/access_denied.html", decision=exc.decision), 403
+
+    @app.errorhandler(AuditUnavailable)
+    def _audit_unavailable(_exc: AuditUnavailable) -> tuple[str, int]:
+        db.session().rollback()
+        return render_template("errors/audit_unavailable.html"), 503
 
     @app.errorhandler(403)
     def _forbidden(_error: Exception) -> tuple[str, int]:

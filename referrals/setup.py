@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from flask import Flask, current_app
 
-from portal.config import ConfigError
+from portal.errors import ConfigError
 from portal.organisations.models import OrganisationKind
 from referrals.framework import DEFAULT_FRAMEWORK, SHIPPED_FRAMEWORKS, Framework, FrameworkError, load_framework
 
@@ -24,13 +24,22 @@ def organisation_kinds() -> frozenset[str]:
     return frozenset(kind.value for kind in OrganisationKind)
 
 
+def framework_path(configured: str) -> str:
+    """The framework file ``PORTAL_FRAMEWORK_FILE`` names: a path, or the key of a framework shipped
+    with the portal (so a council need not know where the package was installed to switch to the 2022
+    outcome framework); by default the 2015 framework."""
+    value = configured.strip() or DEFAULT_FRAMEWORK
+    shipped = SHIPPED_FRAMEWORKS.get(value)
+    return str(shipped) if shipped else value
+
+
 def init_app(app: Flask) -> None:
     """Load ``FRAMEWORK_FILE`` into ``app.extensions["framework"]``.
 
     Raises:
         ConfigError: the file cannot be read or is not a valid framework; the message lists every problem.
     """
-    path = app.config.get("FRAMEWORK_FILE") or str(SHIPPED_FRAMEWORKS[DEFAULT_FRAMEWORK])
+    path = framework_path(app.config.get("FRAMEWORK_FILE") or "")
     try:
         framework = load_framework(path, organisation_kinds())
     except FrameworkError as exc:

@@ -13,7 +13,7 @@ A change the nominator should know about adds a ``NominationEvent`` shared with 
 setting ``status`` itself.
 
 These functions flush and never commit, read no request and write no access-log entry: callers go
-through the gate (``portal.access``) first, in the same transaction. The council's changes (asking for
+through the gate (``portal.gate``) first, in the same transaction. The council's changes (asking for
 more information, accepting, declining) also queue the nominator's e-mail when that is switched on
 (``referrals.notifications``); it is sent only if the transaction commits.
 """

@@ -1,5 +1,5 @@
 """The shared parts of the register file import: field checks, and the parse / upsert routine that
-protocols (``sharing_protocols.service``) and notice versions (``consent.service``) both follow.
+protocols (``sharing_protocols.register.service``) and notice versions (``consent.service``) both follow.
 
 Each section of the register file is a list of records identified by (reference, version), each with a
 title. ``parse_section`` walks a section: it checks the shape, the identifying fields and duplicates,

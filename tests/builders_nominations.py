@@ -17,9 +17,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext
 from portal.crypto import blind_index
 from portal.families.models import Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.gate import AccessContext
 from portal.organisations.models import CodeScheme, Organisation, User
 from referrals.framework import Framework
 from referrals.matching import fill_blocking_keys

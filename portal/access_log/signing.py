@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask, current_app
 
-from portal.config import DEV_SECRET_MARKER, ConfigError
+from portal.errors import DEV_SECRET_MARKER, ConfigError
 
 EXTENSION = "audit_keys"
 #: the first line of a generated development key file; production refuses a key file that has it

@@ -5,7 +5,7 @@ organisation joined, then a ``selectin`` of its roles) and built ORM state that 
 signed-in page pays this, so it set the floor under every gated page (``bench/README.md``). Here the
 session row, the user, the organisation and the roles come back in one row
 (``portal.auth.sessions.open_session`` selects ``USER_COLUMNS`` beside the session row), and pages get
-a ``SignedInUser`` with the same attributes the templates and ``portal.context`` read from ``User``.
+a ``SignedInUser`` with the same attributes the templates and ``portal.gate.access_context`` reads from ``User``.
 Anything that changes a user loads the ORM entity explicitly.
 """
 

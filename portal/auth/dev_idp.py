@@ -13,9 +13,10 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
@@ -32,7 +33,6 @@ from joserfc.jwk import KeySet, RSAKey
 
 from portal.auth.providers import OrganisationBinding, ProviderConfig
 from portal.auth.rules import public
-from portal.demo.seed import DemoAccount, demo_accounts
 from portal.organisations.models import CodeScheme
 
 DEV_PROVIDER_KEY = "dev"
@@ -43,14 +43,24 @@ ACR = "urn:example:dev:aal1"
 bp = Blueprint("dev_idp", __name__, url_prefix="/dev-idp")
 
 
+class DevAccount(Protocol):
+    """An account the provider signs in as: the app factory hands it the demo accounts (``portal.demo``)."""
+
+    subject: str
+    name: str
+    email: str
+    organisation: str  #: "<scheme>:<code>", the claim value the provider asserts
+    registered: bool
+
+
 def issuer(app: Flask) -> str:
     return f"{app.config['BASE_URL']}/dev-idp"
 
 
-def provider_config(app: Flask, client_secret: str) -> ProviderConfig:
+def provider_config(app: Flask, client_secret: str, accounts: Sequence[DevAccount]) -> ProviderConfig:
     """The development IdP as the portal's sign-in code sees it: just another configured provider."""
     bindings = []
-    for org in {a.organisation for a in demo_accounts() if a.registered}:
+    for org in {a.organisation for a in accounts if a.registered}:
         scheme, code = org.split(":", 1)
         bindings.append(OrganisationBinding(org, CodeScheme(scheme), code))
     return ProviderConfig(
@@ -178,7 +188,7 @@ class Token(TokenMixin):
 class _State:
     """The provider's in-memory state for one app."""
 
-    def __init__(self, app: Flask, client_secret: str) -> None:
+    def __init__(self, app: Flask, client_secret: str, accounts: Sequence[DevAccount]) -> None:
         self.lock = threading.Lock()
         self.key = _load_or_create_key(Path(app.instance_path))
         self.issuer = issuer(app)
@@ -186,7 +196,7 @@ class _State:
         self.client = Client(DEV_CLIENT_ID, client_secret, [f"{base}/auth/callback/{DEV_PROVIDER_KEY}"])
         self.codes: dict[str, AuthCode] = {}
         self.tokens: dict[str, Token] = {}
-        self.accounts = {a.subject: a for a in demo_accounts()}
+        self.accounts = {a.subject: a for a in accounts}
         self.server: AuthorizationServer
 
 
@@ -194,7 +204,7 @@ def _state() -> _State:
     return current_app.extensions["dev_idp"]
 
 
-def _user_info(account: DemoAccount, scope: str) -> UserInfo:
+def _user_info(account: DevAccount, scope: str) -> UserInfo:
     info = UserInfo(sub=account.subject, **{ORG_CLAIM: account.organisation})
     if "profile" in scope.split():
         info["name"] = account.name
@@ -295,9 +305,9 @@ def _server() -> AuthorizationServer:
     return _state().server
 
 
-def init_app(app: Flask, client_secret: str, csrf: Any) -> ProviderConfig:
+def init_app(app: Flask, client_secret: str, csrf: Any, accounts: Sequence[DevAccount]) -> ProviderConfig:
     """Mount the provider on the app and return its configuration for the sign-in code."""
-    state = _State(app, client_secret)
+    state = _State(app, client_secret, accounts)
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": 300}
     server = AuthorizationServer(
         app, query_client=lambda cid: state.client if cid == DEV_CLIENT_ID else None, save_token=_save_token
@@ -311,7 +321,7 @@ def init_app(app: Flask, client_secret: str, csrf: Any) -> ProviderConfig:
     csrf.exempt(token)
     csrf.exempt(userinfo)
     app.register_blueprint(bp)
-    return provider_config(app, client_secret)
+    return provider_config(app, client_secret, accounts)
 
 
 @bp.get("/.well-known/openid-configuration")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
 from portal.access_log import SubjectRef
-from portal.families.identifiers import indexed_identifiers, upn_check_letter
+from portal.families.identifiers import indexed_identifiers, synthetic_nhs_number, synthetic_upn
 from portal.families.models import (
     Family,
     FamilyMember,
@@ -52,23 +52,6 @@ DETAIL = {
     "employment_finance": "Rent arrears of more than eight weeks; no adult in the household is in work.",
     "domestic_abuse": "Police attended a domestic incident in the last six months.",
 }
-
-
-def synthetic_nhs_number(n: int) -> str:
-    """The n-th valid NHS number in the never-issued 999 range."""
-    while True:
-        body = f"999{n:06d}"
-        total = sum(int(d) * w for d, w in zip(body, range(10, 1, -1), strict=True))
-        check = 11 - total % 11
-        n += 1
-        if check == 10:
-            continue
-        return body + str(0 if check == 11 else check)
-
-
-def synthetic_upn(n: int) -> str:
-    body = f"999{1010 + n // 1000:04d}{25:02d}{n % 1000:03d}"  # unique for n below 8,990,000
-    return upn_check_letter(body) + body
 
 
 @dataclass

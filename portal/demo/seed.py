@@ -15,15 +15,15 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import record_system
 from portal.access_log import EventType
 from portal.demo.families import seed_demo_families
+from portal.gate import record_system
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
 from referrals.journey import demo as journey_demo
 from referrals.setup import current_framework
 from referrals.triage import demo as triage_demo
-from sharing_protocols.models import SharingProtocol
-from sharing_protocols.register_file import import_register, load_register_text
+from sharing_protocols.register.file import import_register, load_register_text
+from sharing_protocols.register.models import SharingProtocol
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The data protection officer's access log: search, entry detail and the integrity check.
 
-Reading the log is itself an access (the entries name people), so each page goes through the gate as
-a role-only action and leaves its own entry.
+Reading the log is itself an access (the entries name people), so each page goes through the gate
+(``LogAction``) and leaves its own entry. The gate also says whose entries the officer may read
+(``Permit.log_scope``: every organisation's for the council's officer, their own organisation's for a
+partner's), and one entry or emergency access is authorised against the organisation that made it,
+exactly as the list that shows it.
 """
 
 from __future__ import annotations
@@ -13,13 +16,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
-from portal import db
-from portal.access import authorise_action
+from portal import db, gate
 from portal.access_log import chain, signing
 from portal.access_log.events import EventType
 from portal.access_log.search import EntryNotFound, LogFilters, get_entry, search_log
 from portal.auth.rules import Role, requires
-from portal.context import access_context
 from portal.db import commits
 from portal.dpo.forms import (
     OUTCOME_LABELS,
@@ -30,11 +31,11 @@ from portal.dpo.forms import (
     reason_label,
 )
 from portal.families import service as families
+from portal.gate import LogAction, Seen, access_context
 from portal.organisations import service as organisations
 from sharing_protocols import policy
 
 bp = Blueprint("audit", __name__)
-COUNCIL = "council_team"
 PER_PAGE = 50
 
 
@@ -113,16 +114,13 @@ def search_access_log() -> ResponseReturnValue:
     if form.errors:
         return render_template("audit/search.html", form=form, result=None, names={}), 400
     ctx = access_context()
-    if filters and ctx.organisation_kind != COUNCIL:
+    detail = {"filters": described or "none", "page": str(page)}
+    search = LogAction(policy.Action.SEARCH_ACCESS_LOG)
+    permit = gate.authorise(session, ctx, search, attempted=EventType.ACCESS_LOG_SEARCHED, detail=detail)
+    if filters and permit.log_scope is not None:
         # a partner's information governance lead sees only their own organisation's accesses
-        filters = replace(filters, actor_organisation_id=ctx.organisation_id)
-    authorise_action(
-        session,
-        ctx,
-        policy.Action.SEARCH_ACCESS_LOG,
-        EventType.ACCESS_LOG_SEARCHED,
-        detail={"filters": described or "none", "page": str(page)},
-    )
+        filters = replace(filters, actor_organisation_id=uuid.UUID(permit.log_scope))
+    gate.record(session, ctx, EventType.ACCESS_LOG_SEARCHED, permit, detail=detail)
     result = search_log(session, filters, page=page, per_page=PER_PAGE) if filters else None
     names = {}
     if result:
@@ -148,15 +146,10 @@ def show_access_log_entry(seq: int) -> ResponseReturnValue:
     except EntryNotFound:
         abort(404)
     ctx = access_context()
-    if ctx.organisation_kind != COUNCIL and entry.actor_organisation_id != str(ctx.organisation_id):
-        abort(404)
-    authorise_action(
-        session,
-        ctx,
-        policy.Action.SEARCH_ACCESS_LOG,
-        EventType.ACCESS_LOG_ENTRY_VIEWED,
-        detail={"entry_seq": str(seq)},
-    )
+    detail = {"entry_seq": str(seq)}
+    one = LogAction(policy.Action.SEARCH_ACCESS_LOG, organisation_id=entry.actor_organisation_id, about_one=True)
+    permit = gate.authorise(session, ctx, one, attempted=EventType.ACCESS_LOG_ENTRY_VIEWED, detail=detail)
+    gate.record(session, ctx, EventType.ACCESS_LOG_ENTRY_VIEWED, permit, detail=detail)
     people, family_refs = families.subject_labels(
         session,
         [s.person_id for s in entry.subjects if s.person_id],
@@ -178,19 +171,16 @@ def check_access_log_integrity() -> ResponseReturnValue:
     form = IntegrityCheckForm()
     report = None
     if form.validate_on_submit():
-        session = db.session()
+        session, ctx = db.session(), access_context()
+        verify = LogAction(policy.Action.VERIFY_ACCESS_LOG)
+        permit = gate.authorise(session, ctx, verify, attempted=EventType.ACCESS_LOG_VERIFIED)
         # verify reads through its own connection, so it sees what is committed, not this transaction
         report = chain.verify(db.engine(), signing.trusted_keys())
-        authorise_action(
-            session,
-            access_context(),
-            policy.Action.VERIFY_ACCESS_LOG,
-            EventType.ACCESS_LOG_VERIFIED,
-            detail={
-                "result": "intact" if report.intact else (report.problem or "broken"),
-                "intact_up_to": str(report.intact_up_to),
-            },
-        )
+        detail = {
+            "result": "intact" if report.intact else (report.problem or "broken"),
+            "intact_up_to": str(report.intact_up_to),
+        }
+        gate.record(session, ctx, EventType.ACCESS_LOG_VERIFIED, permit, detail=detail)
     elif request.method == "POST":
         abort(400)
     return render_template("audit/integrity.html", form=form, report=report)
@@ -204,20 +194,14 @@ def list_break_glass() -> ResponseReturnValue:
     session = db.session()
     ctx = access_context()
     everything = request.args.get("show") == "all"
-    subjects = families.break_glass_subjects(session, include_reviewed=everything)
-    decision = policy.decide_action(ctx.actor, policy.Action.SEARCH_ACCESS_LOG)
-    authorise_action(
-        session,
-        ctx,
-        policy.Action.SEARCH_ACCESS_LOG,
-        EventType.ACCESS_LOG_SEARCHED,
-        detail={"filters": "break-glass review" + (", including reviewed" if everything else "")},
-        subjects=[(policy.Subject(person, family, None, frozenset()), decision) for person, family in subjects],
-    )
-    accesses = families.break_glass_accesses(session, include_reviewed=everything)
-    if ctx.organisation_kind != COUNCIL:
-        own = organisations.names(session, [], [str(ctx.organisation_id)]).get(str(ctx.organisation_id))
-        accesses = [a for a in accesses if a.organisation_name == own]
+    detail = {"filters": "break-glass review" + (", including reviewed" if everything else "")}
+    search = LogAction(policy.Action.SEARCH_ACCESS_LOG)
+    permit = gate.authorise(session, ctx, search, attempted=EventType.ACCESS_LOG_SEARCHED, detail=detail)
+    scope = uuid.UUID(permit.log_scope) if permit.log_scope else None
+    subjects = families.break_glass_subjects(session, include_reviewed=everything, organisation_id=scope)
+    shown = [Seen(person, family or None, policy.Tier.NOTHING) for person, family in subjects]
+    gate.record(session, ctx, EventType.ACCESS_LOG_SEARCHED, permit, shown, detail=detail)
+    accesses = families.break_glass_accesses(session, include_reviewed=everything, organisation_id=scope)
     return render_template("audit/break_glass.html", accesses=accesses, everything=everything, form=ReviewForm())
 
 
@@ -231,14 +215,16 @@ def review_break_glass(grant_id: uuid.UUID) -> ResponseReturnValue:
         abort(400)
     session = db.session()
     ctx = access_context()
-    authorise_action(
-        session,
-        ctx,
-        policy.Action.SEARCH_ACCESS_LOG,
-        EventType.BREAK_GLASS_REVIEWED,
-        detail={"break_glass_id": str(grant_id)},
-    )
+    detail = {"break_glass_id": str(grant_id)}
+    # the grant is checked before anything is written: a 404 leaves no uncommitted entry holding the
+    # log's lock while the session store writes on its own connection
+    made_by = families.break_glass_awaiting_review(session, grant_id)
+    if made_by is None:
+        abort(404)
+    one = LogAction(policy.Action.SEARCH_ACCESS_LOG, organisation_id=str(made_by), about_one=True)
+    permit = gate.authorise(session, ctx, one, attempted=EventType.BREAK_GLASS_REVIEWED, detail=detail)
     if not families.mark_break_glass_reviewed(session, grant_id, ctx.user_id, ctx.at):
         abort(404)
+    gate.record(session, ctx, EventType.BREAK_GLASS_REVIEWED, permit, detail=detail)
     flash("Emergency access marked as reviewed", "success")
     return redirect(url_for("audit.list_break_glass"))

@@ -74,3 +74,21 @@ def indexed_identifiers(nhs_number: str | None, upn: str | None) -> dict[str, st
         "upn": upn,
         "upn_index": blind_index("upn", upn) if upn else None,
     }
+
+
+def synthetic_nhs_number(n: int) -> str:
+    """The n-th valid NHS number in the never-issued 999 range."""
+    while True:
+        body = f"999{n:06d}"
+        total = sum(int(d) * w for d, w in zip(body, range(10, 1, -1), strict=True))
+        check = 11 - total % 11
+        n += 1
+        if check == 10:
+            continue
+        return body + str(0 if check == 11 else check)
+
+
+def synthetic_upn(n: int) -> str:
+    """The n-th valid UPN in a never-issued range (local authority 999), for demo and test people."""
+    body = f"999{1010 + n // 1000:04d}{25:02d}{n % 1000:03d}"  # unique for n below 8,990,000
+    return upn_check_letter(body) + body

@@ -23,11 +23,11 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from portal.access import record_system
 from portal.access_log import EventType, SubjectRef
 from portal.crypto import blind_index
 from portal.families.identifiers import clean_nhs_number, clean_upn
 from portal.families.models import FamilyMember, Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.gate import record_system
 
 MAX_ROWS = 200_000
 

@@ -1,6 +1,6 @@
 """Flags for partners: the people an organisation serves who are in a supported family.
 
-Every function here goes through the gate (``portal.access``): it builds the subjects (person,
+Every function here goes through the gate (``portal.gate``): it builds the subjects (person,
 family, lead professional, categories of concern: facts, not identities), asks the gate for a
 decision per subject, loads and decrypts only what the decisions allow, has the access logged (the
 last statement, so the chain head is locked for as short a time as possible) and only then returns it.
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
-from portal.access import AccessContext, check, deny, record, relationship_facts
+from portal import gate
 from portal.access_log.events import EventType
 from portal.crypto import blind_index, keyring, raw
 from portal.db import any_of, comma_joined, fetch, prebuilt
@@ -48,9 +48,10 @@ from portal.families.models import (
     RelationshipKind,
     ServiceRelationship,
 )
+from portal.gate import AccessContext
 from portal.organisations.models import Organisation, User
 from sharing_protocols import policy
-from sharing_protocols.vocabulary import SUPPORT_COORDINATION, TO_PARTNER, category_label
+from sharing_protocols.vocabulary import category_label
 
 PER_PAGE = 50
 #: how long a break-glass grant lets its user look at the person's flag
@@ -124,17 +125,6 @@ class _Candidate:
     subject: policy.Subject
     flag_id: uuid.UUID
     raised_at: datetime
-
-
-def _view_request(on: date, break_glass_reason: str | None = None) -> policy.Request:
-    return policy.Request(
-        action=policy.Action.VIEW_FLAGS,
-        purpose=SUPPORT_COORDINATION,
-        direction=TO_PARTNER,
-        on=on,
-        break_glass=break_glass_reason is not None,
-        break_glass_reason=break_glass_reason or "",
-    )
 
 
 _F, _FAM, _FC = Flag.__table__, Family.__table__, FlagConcern.__table__
@@ -400,9 +390,9 @@ def list_flagged(session: Session, ctx: AccessContext, *, page: int = 1, query: 
         else:
             kind = "name"
     candidates = _served_candidates(session, ctx, on, among)
-    request = _view_request(on)
-    decisions = check(session, ctx, request, [c.subject for c in candidates])
-    visible = [(c, decisions[c.subject.person_id]) for c in candidates if decisions[c.subject.person_id].permitted]
+    event = EventType.FLAGS_SEARCHED if query else EventType.FLAGS_LISTED
+    permit = gate.authorise(session, ctx, gate.FlagsOf(tuple(c.subject for c in candidates)), attempted=event)
+    visible = [(c, d) for c in candidates if (d := permit.decision_for(c.subject)).permitted]
     if kind == "name":
         wanted = normalise_name(query)
         # only the names of people the policy has just permitted this user to see, to filter them
@@ -415,12 +405,11 @@ def list_flagged(session: Session, ctx: AccessContext, *, page: int = 1, query: 
         visible = [(c, d) for c, d in visible if wanted in names[uuid.UUID(c.subject.person_id)]]
     page = max(1, page)
     chosen = visible[(page - 1) * PER_PAGE : page * PER_PAGE]
-    event = EventType.FLAGS_SEARCHED if query else EventType.FLAGS_LISTED
     detail = {"page": str(page), "results": str(len(visible))}
     if query:
         detail["search_by"] = kind
     people = _load(session, chosen, "upn" if ctx.organisation_kind == "school" else "nhs_number")
-    record(session, ctx, event, request, [(c.subject, d) for c, d in chosen], detail=detail)
+    gate.record(session, ctx, event, permit, [permit.seen(c.subject) for c, _ in chosen], detail=detail)
     return FlagPage(people=people, total=len(visible), page=page, per_page=PER_PAGE, query=query)
 
 
@@ -434,36 +423,17 @@ def get_flag_for(session: Session, ctx: AccessContext, person_id: uuid.UUID) -> 
         AccessDenied: the policy refused (already logged and committed).
         NotFlagged: served, but no live flag (logged).
     """
-    on = ctx.today
-    request = _view_request(on)
-    candidates = _candidates_for(session, person_id, on)
+    candidates = _candidates_for(session, person_id, ctx.today)
     if not candidates:
-        subject = policy.Subject(str(person_id), "", None, frozenset())
-        relationships = relationship_facts(session, ctx.organisation_id, [person_id])
-        decision = policy.decide(policy.Facts(ctx.actor, request, subject, relationships, (), (), ()))
-        if not any(r.code in ("relationship_live", "lead_professional") and r.passed for r in decision.reasons):
-            deny(session, ctx, request, decision, subject, attempted=EventType.FLAG_VIEWED)
-        record(session, ctx, EventType.FLAG_VIEWED, request, [(subject, _nothing(decision))], detail={"found": "no"})
+        served = gate.authorise(session, ctx, gate.ServedPerson(person_id), attempted=EventType.FLAG_VIEWED)
+        unflagged = policy.Subject(str(person_id), "", None, frozenset())
+        gate.record(session, ctx, EventType.FLAG_VIEWED, served, [served.seen(unflagged)], detail={"found": "no"})
         raise NotFlagged(str(person_id))
     candidate = candidates[0]
-    decision = check(session, ctx, request, [candidate.subject])[candidate.subject.person_id]
-    if not decision.permitted:
-        deny(session, ctx, request, decision, candidate.subject, attempted=EventType.FLAG_VIEWED)
-    person = _load(session, [(candidate, decision)])[0]
-    record(session, ctx, EventType.FLAG_VIEWED, request, [(candidate.subject, decision)])
+    permit = gate.authorise(session, ctx, gate.FlagOf(candidate.subject), attempted=EventType.FLAG_VIEWED)
+    person = _load(session, [(candidate, permit.decision_for(candidate.subject))])[0]
+    gate.record(session, ctx, EventType.FLAG_VIEWED, permit, [permit.seen(candidate.subject)])
     return person
-
-
-def _nothing(decision: policy.Decision) -> policy.Decision:
-    """A served person with no flag: nothing about a family is disclosed."""
-    return policy.Decision(
-        permitted=True,
-        tier=policy.Tier.NOTHING,
-        reasons=tuple(r for r in decision.reasons if r.passed),
-        grants=(),
-        break_glass=False,
-        categories=frozenset(),
-    )
 
 
 def start_break_glass(session: Session, ctx: AccessContext, identifier: str, reason: str) -> BreakGlassAccess:
@@ -480,32 +450,32 @@ def start_break_glass(session: Session, ctx: AccessContext, identifier: str, rea
         raise InvalidSearch("Enter a valid NHS number or UPN")
     _, ids = found
     person_id = ids[0] if ids else None
-    request = _view_request(ctx.today, reason.strip())
-    subject = policy.Subject(str(person_id or ""), "", None, frozenset())
-    decision = policy.decide(policy.Facts(ctx.actor, request, subject, (), (), (), ()))
-    if any(r.code in ("role_not_permitted", "break_glass_reason_missing") for r in decision.failed):
-        deny(
-            session,
-            ctx,
-            request,
-            decision,
-            None,
-            attempted=EventType.BREAK_GLASS_GRANTED,
-            detail={"break_glass_id": ""},
-        )
+    reason = reason.strip()
+    permit = gate.authorise(
+        session,
+        ctx,
+        gate.BreakGlassGrant(person_id, reason),
+        attempted=EventType.BREAK_GLASS_GRANTED,
+        detail={"break_glass_id": ""},
+    )
     grant = BreakGlassAccess(
         user_id=ctx.user_id,
         organisation_id=ctx.organisation_id,
         person_id=person_id,
-        reason=reason.strip(),
+        reason=reason,
         accessed_at=ctx.at,
     )
     session.add(grant)
     session.flush()
     # the grant writes personal data (who was looked up, and why), so it is logged like any access
-    shown = [(subject, _nothing(decision))] if person_id else []
-    record(session, ctx, EventType.BREAK_GLASS_GRANTED, request, shown, detail={"break_glass_id": str(grant.id)})
+    shown = [permit.seen(_unflagged(person_id))] if person_id else []
+    gate.record(session, ctx, EventType.BREAK_GLASS_GRANTED, permit, shown, detail={"break_glass_id": str(grant.id)})
     return grant
+
+
+def _unflagged(person_id: uuid.UUID) -> policy.Subject:
+    """A person as a subject with no family or concerns: what a look-up with no flag shows of them."""
+    return policy.Subject(str(person_id), "", None, frozenset())
 
 
 class GrantExpired(LookupError):
@@ -533,33 +503,32 @@ def view_break_glass(session: Session, ctx: AccessContext, grant_id: uuid.UUID) 
         or ctx.at - accessed_at > BREAK_GLASS_WINDOW
     ):
         raise GrantExpired(str(grant_id))
-    on = ctx.today
-    request = _view_request(on, grant.reason)
     detail = {"break_glass_id": str(grant.id)}
-    candidates = _candidates_for(session, grant.person_id, on) if grant.person_id else []
+    candidates = _candidates_for(session, grant.person_id, ctx.today) if grant.person_id else []
     if not candidates:
         # nobody with that identifier, or nobody flagged: nothing about a family is disclosed
-        subject = policy.Subject(str(grant.person_id or ""), "", None, frozenset())
-        decision = policy.decide(policy.Facts(ctx.actor, request, subject, (), (), (), ()))
-        if any(r.code == "role_not_permitted" for r in decision.failed):
-            deny(session, ctx, request, decision, None, attempted=EventType.FLAG_BREAK_GLASS_VIEWED, detail=detail)
-        shown = [(subject, _nothing(decision))] if grant.person_id else []
-        record(session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, request, shown, detail={**detail, "found": "no"})
-        return None
-    candidate = candidates[0]
-    decision = check(session, ctx, request, [candidate.subject])[candidate.subject.person_id]
-    if not decision.permitted:
-        deny(
+        permit = gate.authorise(
             session,
             ctx,
-            request,
-            decision,
-            candidate.subject,
+            gate.BreakGlassGrant(grant.person_id, grant.reason),
             attempted=EventType.FLAG_BREAK_GLASS_VIEWED,
             detail=detail,
         )
-    person = _load(session, [(candidate, decision)])[0]
-    record(session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, request, [(candidate.subject, decision)], detail=detail)
+        shown = [permit.seen(_unflagged(grant.person_id))] if grant.person_id else []
+        gate.record(session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, permit, shown, detail={**detail, "found": "no"})
+        return None
+    candidate = candidates[0]
+    permit = gate.authorise(
+        session,
+        ctx,
+        gate.FlagOf(candidate.subject, break_glass_reason=grant.reason),
+        attempted=EventType.FLAG_BREAK_GLASS_VIEWED,
+        detail=detail,
+    )
+    person = _load(session, [(candidate, permit.decision_for(candidate.subject))])[0]
+    gate.record(
+        session, ctx, EventType.FLAG_BREAK_GLASS_VIEWED, permit, [permit.seen(candidate.subject)], detail=detail
+    )
     return person
 
 
@@ -579,7 +548,7 @@ def subject_labels(
 ) -> tuple[dict[str, SubjectLabel], dict[str, str]]:
     """Names of the people and references of the families a log entry touched, for the DPO.
 
-    The caller must have logged the DPO's access to the entry first (``authorise_action``).
+    The caller must have logged the DPO's access to the entry first (``gate.record``).
     """
     people = {
         str(p.id): SubjectLabel(p.full_name, p.nhs_number, None)
@@ -607,8 +576,11 @@ class BreakGlassForReview:
     reviewed_at: datetime | None
 
 
-def break_glass_accesses(session: Session, *, include_reviewed: bool = False) -> list[BreakGlassForReview]:
-    """Emergency accesses for the data protection officer, oldest unreviewed first.
+def break_glass_accesses(
+    session: Session, *, include_reviewed: bool = False, organisation_id: uuid.UUID | None = None
+) -> list[BreakGlassForReview]:
+    """Emergency accesses for the data protection officer, oldest unreviewed first; with
+    ``organisation_id``, only those made by that organisation's users (the officer's log scope).
 
     Decrypts names and reasons: the caller must have logged the DPO's access first.
     """
@@ -619,6 +591,8 @@ def break_glass_accesses(session: Session, *, include_reviewed: bool = False) ->
     )
     if not include_reviewed:
         query = query.where(BreakGlassAccess.reviewed_at.is_(None))
+    if organisation_id is not None:
+        query = query.where(BreakGlassAccess.organisation_id == organisation_id)
     rows = session.execute(query.order_by(BreakGlassAccess.accessed_at)).all()
     person_ids = {g.person_id for g, _, _ in rows if g.person_id}
     names = {p.id: p.full_name for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
@@ -639,6 +613,18 @@ def break_glass_accesses(session: Session, *, include_reviewed: bool = False) ->
     ]
 
 
+def break_glass_awaiting_review(session: Session, grant_id: uuid.UUID) -> uuid.UUID | None:
+    """The organisation whose user made this emergency access, if it is waiting for review; else None.
+
+    A fact for the gate (whose officer may review it), read before anything is written.
+    """
+    return session.scalar(
+        select(BreakGlassAccess.organisation_id).where(
+            BreakGlassAccess.id == grant_id, BreakGlassAccess.reviewed_at.is_(None)
+        )
+    )
+
+
 def mark_break_glass_reviewed(session: Session, grant_id: uuid.UUID, reviewer_id: uuid.UUID, at: datetime) -> bool:
     """Record that the data protection officer has reviewed an emergency access; flush, never commit.
 
@@ -653,11 +639,16 @@ def mark_break_glass_reviewed(session: Session, grant_id: uuid.UUID, reviewer_id
     return True
 
 
-def break_glass_subjects(session: Session, *, include_reviewed: bool = False) -> list[tuple[str, str]]:
-    """(person id, family id) of the people emergency accesses touched: facts to log before decrypting."""
+def break_glass_subjects(
+    session: Session, *, include_reviewed: bool = False, organisation_id: uuid.UUID | None = None
+) -> list[tuple[str, str]]:
+    """(person id, family id) of the people emergency accesses touched (with ``organisation_id``, the
+    accesses of that organisation's users): facts to log before decrypting."""
     query = select(BreakGlassAccess.person_id).where(BreakGlassAccess.person_id.is_not(None))
     if not include_reviewed:
         query = query.where(BreakGlassAccess.reviewed_at.is_(None))
+    if organisation_id is not None:
+        query = query.where(BreakGlassAccess.organisation_id == organisation_id)
     person_ids = set(session.scalars(query))
     families = dict(session.execute(select(Flag.person_id, Flag.family_id).where(Flag.person_id.in_(person_ids))).all())
     return [(str(p), str(families.get(p) or "")) for p in sorted(person_ids)]

@@ -9,31 +9,19 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from portal import access, db
-from portal.access import AccessDenied, AuditUnavailable
+from portal import db, gate
 from portal.auth.rules import Role, requires
-from portal.context import access_context
 from portal.db import commits
 from portal.families import service
 from portal.families.forms import BreakGlassForm, SearchForm
-from portal.home import format_nhs_number, govuk_date
+from portal.gate import access_context
+from portal.kit.formatting import format_nhs_number, govuk_date
 
 bp = Blueprint("families", __name__)
 
 #: break-glass asks the user to have signed in within this long
 REAUTH_WINDOW = timedelta(minutes=5)
 FLAG_ROLES = (Role.PRACTITIONER, Role.COORDINATOR)
-
-
-@bp.app_errorhandler(AccessDenied)
-def _access_denied(exc: AccessDenied) -> ResponseReturnValue:
-    return render_template("families/access_denied.html", decision=exc.decision), 403
-
-
-@bp.app_errorhandler(AuditUnavailable)
-def _audit_unavailable(_exc: AuditUnavailable) -> ResponseReturnValue:
-    db.session().rollback()
-    return render_template("errors/audit_unavailable.html"), 503
 
 
 def _rows(result: service.FlagPage, organisation_kind: str) -> list[tuple[str, ...]]:
@@ -73,7 +61,7 @@ def list_flags() -> ResponseReturnValue:
     query = (form.q.data or "").strip() if form.validate() else ""
     try:
         result = service.list_flagged(db.session(), access_context(), page=page_number, query=query)
-        access.commit(db.session())
+        gate.commit(db.session())
     except service.InvalidSearch as exc:
         # nothing was read, so nothing is shown or logged: the user corrects the search
         form.q.errors = [str(exc)]
@@ -89,7 +77,7 @@ def show_flag(person_id: uuid.UUID) -> ResponseReturnValue:
     """Show one person's flag, as far as a protocol and the family's notice allow."""
     try:
         person = service.get_flag_for(db.session(), access_context(), person_id)
-        access.commit(db.session())
+        gate.commit(db.session())
     except service.NotFlagged:
         db.session().commit()  # the look-up is logged even though there is nothing to show
         return render_template("families/not_flagged.html"), 404
@@ -127,7 +115,7 @@ def view_break_glass(grant_id: uuid.UUID) -> ResponseReturnValue:
     """Show the flag an emergency access was granted for; every view is logged for review."""
     try:
         person = service.view_break_glass(db.session(), access_context(), grant_id)
-        access.commit(db.session())
+        gate.commit(db.session())
     except service.GrantExpired:
         abort(404)
     if person is None:

@@ -18,12 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import record_system
 from portal.access_log import EventType, SubjectRef
 from portal.crypto import blind_index
-from portal.demo.families import synthetic_nhs_number, synthetic_upn
-from portal.families.identifiers import indexed_identifiers
+from portal.families.identifiers import indexed_identifiers, synthetic_nhs_number, synthetic_upn
 from portal.families.models import FamilyMember, Person
+from portal.gate import record_system
 from portal.organisations.models import User
 from referrals.framework import Framework
 from referrals.models import (

@@ -8,11 +8,12 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext, authorise_decision, deny
+from portal import gate
 from portal.access_log.events import EventType
 from portal.crypto import blind_index
+from portal.gate import AccessContext, NominationAccess, NominationRoute
 from referrals.framework import Framework, Route
-from referrals.journey.gate import change_draft, nomination_facts, nomination_request
+from referrals.journey.gate import change_draft, nomination_facts
 from referrals.journey.records import (
     CHECK_ANSWERS,
     MAX_MEMBERS,
@@ -96,12 +97,11 @@ def start_draft(
         return None if immediate_risk else draft_id
     if immediate_risk:
         return None
-    decision = policy.decide_nomination_access(
-        ctx.actor, policy.NominationFacts(str(draft_id), str(ctx.organisation_id), str(ctx.user_id), True)
-    )
     detail = {"nomination_id": str(draft_id), "page": "immediate-risk"}
-    if not decision.permitted:
-        deny(session, ctx, nomination_request(ctx), decision, attempted=EventType.NOMINATION_DRAFT_SAVED, detail=detail)
+    own_draft = policy.NominationFacts(str(draft_id), str(ctx.organisation_id), str(ctx.user_id), True)
+    permit = gate.authorise(
+        session, ctx, NominationAccess(own_draft), attempted=EventType.NOMINATION_DRAFT_SAVED, detail=detail
+    )
     session.add(
         Nomination(
             id=draft_id,
@@ -124,9 +124,7 @@ def start_draft(
         # the same page posted twice at once: the other request made the draft; this one adds nothing
         session.rollback()
         return draft_id
-    authorise_decision(
-        session, ctx, decision, EventType.NOMINATION_DRAFT_SAVED, request=nomination_request(ctx), detail=detail
-    )
+    gate.record(session, ctx, EventType.NOMINATION_DRAFT_SAVED, permit, detail=detail)
     return draft_id
 
 
@@ -158,16 +156,13 @@ def choose_route(
     except KeyError:
         raise UnknownRoute(route_key) from None
     # role and sector only: whether a protocol covers the route is decided when the nomination is sent
-    decision = policy.decide_nomination(ctx.actor, route_facts(route), ctx.today, ())
-    if {"role_not_permitted", "route_not_for_sector"} & {r.code for r in decision.failed}:
-        deny(
-            session,
-            ctx,
-            nomination_request(ctx),
-            decision,
-            attempted=EventType.NOMINATION_DRAFT_SAVED,
-            detail={"nomination_id": str(nomination_id), "page": "route", "route": route.key},
-        )
+    gate.authorise(
+        session,
+        ctx,
+        NominationRoute(route_facts(route)),
+        attempted=EventType.NOMINATION_DRAFT_SAVED,
+        detail={"nomination_id": str(nomination_id), "page": "route", "route": route.key},
+    )
     nomination = change_draft(session, ctx, nomination_id, "route")
     nomination.route_key = route.key
     nomination.category = route.category

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext, authorise_decision, deny
+from portal import gate
 from portal.access_log.events import EventType
 from portal.db import prebuilt
+from portal.gate import AccessContext, NominationsList
 from referrals import states
 from referrals.framework import Framework
-from referrals.journey.gate import decide_access, family_subjects, nomination_facts, nomination_request, route_title
+from referrals.journey.gate import authorise_access, family_seen, nomination_facts, route_title
 from referrals.journey.records import CHECK_ANSWERS, ListItem, StalePage, Update
 from referrals.models import (
     FamilyTold,
@@ -23,7 +24,6 @@ from referrals.models import (
     NominationEvent,
     NominationStatus,
 )
-from sharing_protocols import policy
 
 S = NominationStatus
 
@@ -41,32 +41,15 @@ def give_information(
         StalePage: nothing is waiting for an answer any more, or the page is out of date.
     """
     facts = nomination_facts(session, nomination_id)
-    decision = decide_access(ctx, facts)
     detail = {"nomination_id": str(nomination_id)}
-    if not decision.permitted:
-        deny(
-            session,
-            ctx,
-            nomination_request(ctx),
-            decision,
-            attempted=EventType.NOMINATION_ANSWERED,
-            detail=detail,
-        )
+    permit = authorise_access(session, ctx, facts, EventType.NOMINATION_ANSWERED, detail)
     try:
         states.give_information(
             session, nomination_id, version=version, actor_id=ctx.user_id, message=message, at=ctx.at
         )
     except states.NominationConflict as exc:
         raise StalePage(nomination_id, exc.status) from None
-    authorise_decision(
-        session,
-        ctx,
-        decision,
-        EventType.NOMINATION_ANSWERED,
-        request=nomination_request(ctx),
-        detail=detail,
-        subjects=family_subjects(facts.family_id, decision),
-    )
+    gate.record(session, ctx, EventType.NOMINATION_ANSWERED, permit, family_seen(facts.family_id), detail=detail)
     _mark_seen(session, ctx, nomination_id)
 
 
@@ -160,7 +143,7 @@ def list_nominations(session: Session, ctx: AccessContext, framework: Framework)
     Raises:
         AccessDenied: the user's role may not nominate (logged).
     """
-    decision = policy.decide_nominations_list(ctx.actor)
+    permit = gate.authorise(session, ctx, NominationsList(), attempted=EventType.NOMINATIONS_LISTED)
     newest = func.coalesce(Nomination.submitted_at, Nomination.created_at)
     ids = list(
         session.scalars(
@@ -173,14 +156,7 @@ def list_nominations(session: Session, ctx: AccessContext, framework: Framework)
             .limit(LIST_LIMIT)
         )
     )
-    authorise_decision(
-        session,
-        ctx,
-        decision,
-        EventType.NOMINATIONS_LISTED,
-        request=nomination_request(ctx),
-        detail={"results": str(len(ids))},
-    )
+    gate.record(session, ctx, EventType.NOMINATIONS_LISTED, permit, detail={"results": str(len(ids))})
     if not ids:
         return []
     updated = _updated_ids(session, ctx.user_id, ids)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext, authorise_decision, deny
+from portal import gate
 from portal.access_log.events import EventType
+from portal.gate import AccessContext, NominationAccess, Seen
 from portal.organisations.models import Organisation, User
 from referrals import states
 from referrals.framework import Framework
@@ -33,13 +34,6 @@ from sharing_protocols import policy
 S = NominationStatus
 
 # ------------------------------------------------------------------------------------ the gate
-
-
-def nomination_request(ctx: AccessContext) -> policy.Request:
-    """A nomination is a share from the partner to the council, for identifying families."""
-    return policy.Request(
-        action=policy.Action.NOMINATE, purpose=policy.IDENTIFICATION, direction=policy.TO_COUNCIL, on=ctx.today
-    )
 
 
 @dataclass(frozen=True)
@@ -77,54 +71,37 @@ def nomination_facts(session: Session, nomination_id: uuid.UUID) -> Facts:
     return Facts(nomination_id, row[0], row[1], row[2], row[3], row[4])
 
 
-def family_subjects(
-    family_id: uuid.UUID | None, decision: policy.Decision
-) -> list[tuple[policy.Subject, policy.Decision]]:
+def family_seen(family_id: uuid.UUID | None) -> list[Seen]:
     """The family a linked or accepted nomination belongs to, so the DPO finds the access under it."""
-    if family_id is None:
-        return []
-    return [
-        (
-            policy.Subject(
-                person_id="", family_id=str(family_id), lead_professional_user_id=None, categories=frozenset()
-            ),
-            decision,
-        )
-    ]
+    return [] if family_id is None else [Seen(family_id=family_id, tier=policy.Tier.NOTHING)]
 
 
-def decide_access(ctx: AccessContext, facts: Facts) -> policy.Decision:
-    return policy.decide_nomination_access(ctx.actor, facts.policy)
+def authorise_access(
+    session: Session, ctx: AccessContext, facts: Facts, attempted: EventType, detail: dict[str, str]
+) -> gate.Permit:
+    """Pass the gate for reading or changing this nomination (the organisation's, a draft its author's)."""
+    return gate.authorise(session, ctx, NominationAccess(facts.policy), attempted=attempted, detail=detail)
 
 
 def gate_read(session: Session, ctx: AccessContext, nomination_id: uuid.UUID, page: str) -> Facts:
-    """Gate a read of one nomination: decide, log (NOMINATION_VIEWED) or deny (403, logged)."""
+    """Gate a read of one nomination: authorise and log (NOMINATION_VIEWED), or refuse (403, logged)."""
     facts = nomination_facts(session, nomination_id)
-    decision = decide_access(ctx, facts)
-    authorise_decision(
-        session,
-        ctx,
-        decision,
-        EventType.NOMINATION_VIEWED,
-        request=nomination_request(ctx),
-        detail={"nomination_id": str(nomination_id), "page": page},
-        subjects=family_subjects(facts.family_id, decision),
-    )
+    detail = {"nomination_id": str(nomination_id), "page": page}
+    permit = authorise_access(session, ctx, facts, EventType.NOMINATION_VIEWED, detail)
+    gate.record(session, ctx, EventType.NOMINATION_VIEWED, permit, family_seen(facts.family_id), detail=detail)
     return facts
 
 
 def change_draft(session: Session, ctx: AccessContext, nomination_id: uuid.UUID, page: str) -> Nomination:
-    """Gate a change to one's own draft: decide (or deny, logged), take the row, log, load it.
+    """Gate a change to one's own draft: authorise (or refuse, logged), take the row, log, load it.
 
     Raises:
         AccessDenied: not this user's draft, or no such nomination (logged and committed).
         NotADraft: it has been sent already (a replayed page, or another tab sent it).
     """
     facts = nomination_facts(session, nomination_id)
-    decision = decide_access(ctx, facts)
     detail = {"nomination_id": str(nomination_id), "page": page}
-    if not decision.permitted:
-        deny(session, ctx, nomination_request(ctx), decision, attempted=EventType.NOMINATION_DRAFT_SAVED, detail=detail)
+    permit = authorise_access(session, ctx, facts, EventType.NOMINATION_DRAFT_SAVED, detail)
     if facts.status is not S.DRAFT:
         assert facts.status is not None
         raise NotADraft(nomination_id, facts.status, facts.reference)
@@ -132,9 +109,7 @@ def change_draft(session: Session, ctx: AccessContext, nomination_id: uuid.UUID,
         states.claim(session, nomination_id, statuses={S.DRAFT}, at=ctx.at)
     except states.WrongStatus as exc:  # sent by another tab between the two statements
         raise NotADraft(nomination_id, exc.status, exc.reference) from None
-    authorise_decision(
-        session, ctx, decision, EventType.NOMINATION_DRAFT_SAVED, request=nomination_request(ctx), detail=detail
-    )
+    gate.record(session, ctx, EventType.NOMINATION_DRAFT_SAVED, permit, detail=detail)
     nomination = session.get(Nomination, nomination_id, populate_existing=True)
     assert nomination is not None
     return nomination

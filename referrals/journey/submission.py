@@ -8,21 +8,20 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext, authorise_decision, deny
+from portal import gate
 from portal.access_log.events import EventType
+from portal.gate import AccessContext, NominationSending
 from referrals import states
 from referrals.duplicates import Described, Duplicate, MatchedBy, find_duplicate
 from referrals.framework import Framework
 from referrals.journey.drafts import missing_answers, route_facts
-from referrals.journey.gate import decide_access, family_subjects, load_view, nomination_facts, nomination_request
+from referrals.journey.gate import authorise_access, family_seen, load_view, nomination_facts
 from referrals.journey.records import LINKED_MESSAGE, AlreadySubmitted, Incomplete, StaleDraft, Submitted
 from referrals.models import (
     Nomination,
     NominationEventKind,
     NominationStatus,
 )
-from sharing_protocols import policy
-from sharing_protocols.service import protocol_facts
 
 S = NominationStatus
 #: references are SFN- and six of these (no vowels, so no words; no 0/O or 1/I)
@@ -62,16 +61,9 @@ def submit_nomination(
         AlreadySubmitted, StaleDraft, Incomplete: nothing was changed.
     """
     facts = nomination_facts(session, nomination_id)
-    decision = decide_access(ctx, facts)
-    if not decision.permitted:
-        deny(
-            session,
-            ctx,
-            nomination_request(ctx),
-            decision,
-            attempted=EventType.NOMINATION_SUBMITTED,
-            detail={"nomination_id": str(nomination_id), "route": ""},
-        )
+    authorise_access(
+        session, ctx, facts, EventType.NOMINATION_SUBMITTED, {"nomination_id": str(nomination_id), "route": ""}
+    )
     try:
         states.claim(session, nomination_id, statuses={S.DRAFT}, at=ctx.at, version=version)
     except states.WrongStatus as exc:
@@ -85,14 +77,9 @@ def submit_nomination(
         raise Incomplete(problems)
     route = framework.route(nomination.route_key)
     detail = {"nomination_id": str(nomination_id), "route": route.key}
-    sharing = policy.decide_nomination(
-        ctx.actor,
-        route_facts(route),
-        ctx.today,
-        protocol_facts(session, ctx.organisation_id, ctx.organisation_kind),
+    sharing = gate.authorise(
+        session, ctx, NominationSending(route_facts(route)), attempted=EventType.NOMINATION_SUBMITTED, detail=detail
     )
-    if not sharing.permitted:
-        deny(session, ctx, nomination_request(ctx), sharing, attempted=EventType.NOMINATION_SUBMITTED, detail=detail)
 
     duplicate = find_duplicate(
         session, [Described.of(p) for p in nomination.people], on=ctx.today, exclude_nomination_id=nomination_id
@@ -121,14 +108,13 @@ def submit_nomination(
     )
     if duplicate is not None:
         _link(session, ctx, nomination_id, reference, duplicate)
-    authorise_decision(
+    gate.record(
         session,
         ctx,
-        sharing,
         EventType.NOMINATION_SUBMITTED,
-        request=nomination_request(ctx),
+        sharing,
+        family_seen(family_id),
         detail={**detail, "outcome": "linked" if duplicate else "submitted"},
-        subjects=family_subjects(family_id, sharing),
     )
     return Submitted(nomination_id, reference, duplicate is not None, duplicate)
 

@@ -15,14 +15,19 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from portal import db
-from portal.access import AccessDenied
 from portal.auth.rules import Role, requires
-from portal.context import access_context
 from portal.db import commits
+from portal.gate import AccessDenied, access_context
 from referrals.journey import forms, service
 from referrals.setup import current_framework
 
 bp = Blueprint("nominations", __name__, url_prefix="/nominations")
+
+
+def home_updates(session: Any, user: Any) -> list[service.Update]:
+    """The home page's banner: a practitioner's nominations whose status changed since they last looked."""
+    return service.unseen_updates(session, user.id) if Role.PRACTITIONER in user.roles else []
+
 
 #: the question pages' endpoints, by the page names the service and the log use
 ENDPOINTS = {

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext, record_triage
+from portal import gate
 from portal.access_log.events import EventType
 from portal.families.identifiers import indexed_identifiers
 from portal.families.models import Family, FamilyMember, FamilyStatus, MemberRole, Person
+from portal.gate import AccessContext, Seen
 from referrals import notifications
 from referrals.framework import Criterion, Framework
 from referrals.matching import fill_blocking_keys
@@ -40,7 +41,6 @@ from referrals.triage.core import (
     known_with_identifiers,
     load_state,
     nomination_for_update,
-    seen,
 )
 from referrals.triage.models import CriterionMet, EvidenceSource
 from sharing_protocols import policy
@@ -157,9 +157,7 @@ def accept_nomination(
         TriageError: matches not all reviewed, no criterion, unknown criterion, the family cannot take
             them (FamilyProblem), or an identifier already known.
     """
-    state, decision = authorise(
-        session, ctx, TriageAction.ACCEPT_NOMINATION, nomination_id, EventType.NOMINATION_DECIDED
-    )
+    state, permit = authorise(session, ctx, TriageAction.ACCEPT_NOMINATION, nomination_id, EventType.NOMINATION_DECIDED)
     people = session.scalars(
         select(NominatedPerson).where(NominatedPerson.nomination_id == state.id).order_by(NominatedPerson.ordinal)
     ).all()
@@ -250,7 +248,7 @@ def accept_nomination(
                 )
             )
             categories.add(criterion.category)
-        shown.append(seen(nominated.person_id, target.id, policy.Tier.DETAIL, categories))
+        shown.append(Seen(nominated.person_id, target.id, policy.Tier.DETAIL, categories))
     nomination = nomination_for_update(session, state)
     # the nominating organisation follows what became of its nomination (never the family's flags:
     # policy.NO_FLAG_RELATIONSHIPS), so each person it nominated is recorded as nominated by it
@@ -274,12 +272,11 @@ def accept_nomination(
     )
     session.flush()
     notifications.status_changed(session, state.id, NominationStatus.ACCEPTED)
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_DECIDED,
-        TriageAction.ACCEPT_NOMINATION,
-        decision,
+        permit,
         shown,
         detail={
             "nomination_id": str(state.id),
@@ -336,9 +333,7 @@ def get_acceptance_for(
     Raises:
         AccessDenied (logged), NominationNotFound.
     """
-    state, decision = authorise(
-        session, ctx, TriageAction.ACCEPT_NOMINATION, nomination_id, EventType.NOMINATION_VIEWED
-    )
+    state, permit = authorise(session, ctx, TriageAction.ACCEPT_NOMINATION, nomination_id, EventType.NOMINATION_VIEWED)
     people = session.scalars(
         select(NominatedPerson).where(NominatedPerson.nomination_id == state.id).order_by(NominatedPerson.ordinal)
     ).all()
@@ -375,14 +370,13 @@ def get_acceptance_for(
         reference = session.scalar(select(Family.reference).where(Family.id == linked_id)) or ""
         linked_family = (linked_id, f"Family {reference}")
     route = next((r for r in framework.routes if r.key == state.route_key), None)
-    shown = [seen(pid, None) for pid in confirmed] + ([seen(None, linked_id)] if linked_id else [])
-    shown += [seen(None, fid) for fid in families if fid != linked_id]
-    record_triage(
+    shown = [Seen(pid, None) for pid in confirmed] + ([Seen(None, linked_id)] if linked_id else [])
+    shown += [Seen(None, fid) for fid in families if fid != linked_id]
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_VIEWED,
-        TriageAction.ACCEPT_NOMINATION,
-        decision,
+        permit,
         shown,
         detail={"nomination_id": str(state.id), "page": "accept"},
     )

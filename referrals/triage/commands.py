@@ -6,8 +6,8 @@ import click
 from flask.cli import with_appcontext
 
 from portal import db
-from portal.access import record_system
 from portal.access_log import EventType, SubjectRef
+from portal.gate import record_system
 from referrals.matching import backfill_blocking_keys
 
 

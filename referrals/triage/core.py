@@ -4,17 +4,18 @@ compare-and-swap, history and events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access import AccessContext, authorise_triage
+from portal import gate
 from portal.access_log.events import EventType
 from portal.crypto import blind_index
 from portal.families.models import Person
+from portal.gate import AccessContext, Triage
 from portal.organisations.models import Organisation, User
 from referrals import states
 from referrals.framework import Framework
@@ -184,7 +185,7 @@ def load_state(session: Session, nomination_id: uuid.UUID) -> State | None:
 
 def authorise(
     session: Session, ctx: AccessContext, action: TriageAction, nomination_id: uuid.UUID, attempted: EventType
-) -> tuple[State, policy.Decision]:
+) -> tuple[State, gate.Permit]:
     """Load the nomination's state and pass the gate for this action; refusals are logged and raised.
 
     A nomination that does not exist is ``NominationNotFound`` for someone who may triage at all, and a
@@ -193,10 +194,10 @@ def authorise(
     state = load_state(session, nomination_id)
     detail = {"nomination_id": str(nomination_id)}
     if state is None:
-        authorise_triage(session, ctx, TriageAction.LIST_NOMINATIONS, attempted=attempted, detail=detail)
+        gate.authorise(session, ctx, Triage(TriageAction.LIST_NOMINATIONS), attempted=attempted, detail=detail)
         raise NominationNotFound("There is no nomination at this address.")
-    decision = authorise_triage(session, ctx, action, state.facts, attempted=attempted, detail=detail)
-    return state, decision
+    permit = gate.authorise(session, ctx, Triage(action, state.facts), attempted=attempted, detail=detail)
+    return state, permit
 
 
 def advance(session: Session, ctx: AccessContext, state: State, version: int | None) -> int:
@@ -237,18 +238,6 @@ def add_event(
     )
     session.add(event)
     return event
-
-
-def seen(
-    person_id: uuid.UUID | str | None,
-    family_id: uuid.UUID | str | None,
-    tier: policy.Tier = policy.Tier.EXISTENCE_AND_CONTACT,
-    categories: Collection[str] = (),
-) -> tuple[policy.Subject, policy.Decision]:
-    """A person and/or family an action showed or wrote, for the access log."""
-    subject = policy.Subject(str(person_id or ""), str(family_id or ""), None, frozenset(categories))
-    decision = policy.Decision(permitted=True, tier=tier, categories=frozenset(categories))
-    return subject, decision
 
 
 def aware(moment: datetime | None) -> datetime | None:

@@ -23,11 +23,10 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeMethod, NoticeVersion
 from portal import mail
-from portal.access import AccessContext, record_system
 from portal.access_log import EventType, SubjectRef
-from portal.demo.families import synthetic_nhs_number, synthetic_upn
-from portal.families.identifiers import indexed_identifiers
+from portal.families.identifiers import indexed_identifiers, synthetic_nhs_number, synthetic_upn
 from portal.families.models import Family, Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.gate import AccessContext, record_system
 from portal.organisations.models import CodeScheme, Organisation, User
 from referrals.framework import Framework, Route
 from referrals.matching import backfill_blocking_keys, fill_blocking_keys

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion
-from portal.access import AccessContext, record_triage
+from portal import gate
 from portal.access_log.events import EventType
 from portal.families.models import Family, FamilyMember, Flag, FlagConcern, MemberRole, Person
+from portal.gate import AccessContext, Seen
 from portal.organisations.models import Organisation, OrganisationKind, Role, User, UserRole
 from referrals.framework import Criterion, Framework
 from referrals.models import (
@@ -35,7 +36,6 @@ from referrals.triage.core import (
     advance,
     authorise,
     long_date,
-    seen,
 )
 from referrals.triage.eligibility import Eligibility, criteria_for_categories, eligibility
 from referrals.triage.models import CriterionMet
@@ -166,7 +166,7 @@ def get_family_setup_for(
     Raises:
         AccessDenied (logged), NominationNotFound, NoFamilyYet.
     """
-    state, decision = authorise(session, ctx, action, nomination_id, EventType.NOMINATION_VIEWED)
+    state, permit = authorise(session, ctx, action, nomination_id, EventType.NOMINATION_VIEWED)
     if state.status != NominationStatus.ACCEPTED or state.family_id is None:
         raise NoFamilyYet(state.reference)
     lead_id, family_reference, attached_on, lead_name = session.execute(
@@ -232,15 +232,14 @@ def get_family_setup_for(
         )
     judged = eligibility(framework, member_criteria)
     shown = [
-        seen(m.person_id, state.family_id, policy.Tier.DETAIL, {c.criterion.category for c in m.criteria})
+        Seen(m.person_id, state.family_id, policy.Tier.DETAIL, {c.criterion.category for c in m.criteria})
         for m in members
-    ] or [seen(None, state.family_id)]
-    record_triage(
+    ] or [Seen(None, state.family_id)]
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_VIEWED,
-        action,
-        decision,
+        permit,
         shown,
         detail={"nomination_id": str(state.id), "page": page},
     )
@@ -277,13 +276,13 @@ def get_family_setup_for(
 
 def _accepted(
     session: Session, ctx: AccessContext, action: TriageAction, nomination_id: uuid.UUID, event: EventType
-) -> tuple[State, policy.Decision, Family]:
-    state, decision = authorise(session, ctx, action, nomination_id, event)
+) -> tuple[State, gate.Permit, Family]:
+    state, permit = authorise(session, ctx, action, nomination_id, event)
     if state.family_id is None:  # accepted always sets it; a row edited by hand might not
         raise NoFamilyYet(state.reference)
     family = session.get(Family, state.family_id)
     assert family is not None
-    return state, decision, family
+    return state, permit, family
 
 
 def assign_lead_professional(
@@ -297,7 +296,7 @@ def assign_lead_professional(
     Raises:
         AccessDenied (logged), NominationNotFound, StaleNomination, TriageError (not a practitioner).
     """
-    state, decision, family = _accepted(
+    state, permit, family = _accepted(
         session, ctx, TriageAction.ASSIGN_LEAD_PROFESSIONAL, nomination_id, EventType.LEAD_PROFESSIONAL_ASSIGNED
     )
     if lead_id.hex not in {uuid.UUID(c.value).hex for c in _lead_choices(session)}:
@@ -314,13 +313,12 @@ def assign_lead_professional(
         f"{lead.display_name} leads family {family.reference}.",
     )
     session.flush()
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.LEAD_PROFESSIONAL_ASSIGNED,
-        TriageAction.ASSIGN_LEAD_PROFESSIONAL,
-        decision,
-        [seen(None, family.id)],
+        permit,
+        [Seen(None, family.id)],
         detail={"nomination_id": str(state.id), "lead_professional_id": str(lead_id)},
     )
 
@@ -340,7 +338,7 @@ def record_notice(
     """Record the fair processing notice given to the accepted family; flush, never commit.
 
     ``given_by_id`` is who gave it: the family's lead professional or the coordinator recording it.
-    What partners may then see follows from the version's coverage (``portal.access``).
+    What partners may then see follows from the version's coverage (``portal.gate``).
 
     Returns:
         The notice-given record's id.
@@ -349,7 +347,7 @@ def record_notice(
         AccessDenied (logged), NominationNotFound, StaleNomination, TriageError (an unknown version, a
         member not in the family, a date in the future or before the version was published).
     """
-    state, decision, family = _accepted(
+    state, permit, family = _accepted(
         session, ctx, TriageAction.RECORD_NOTICE, nomination_id, EventType.NOTICE_GIVEN_RECORDED
     )
     notice_version = session.get(NoticeVersion, notice_version_id)
@@ -392,13 +390,12 @@ def record_notice(
         f"to {len(chosen)} {'member' if len(chosen) == 1 else 'members'} of family {family.reference}.",
     )
     session.flush()
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.NOTICE_GIVEN_RECORDED,
-        TriageAction.RECORD_NOTICE,
-        decision,
-        [seen(pid, family.id) for pid in sorted(chosen)],
+        permit,
+        [Seen(pid, family.id) for pid in sorted(chosen)],
         detail={
             "nomination_id": str(state.id),
             "notice_given_id": str(notice.id),
@@ -432,7 +429,7 @@ def raise_flags(
         AccessDenied (logged), NominationNotFound, StaleNomination, TriageError (no lead professional
         yet, or dates out of order).
     """
-    state, decision, family = _accepted(session, ctx, TriageAction.RAISE_FLAGS, nomination_id, EventType.FLAG_RAISED)
+    state, permit, family = _accepted(session, ctx, TriageAction.RAISE_FLAGS, nomination_id, EventType.FLAG_RAISED)
     if family.lead_professional_id is None:
         raise TriageError(
             "Assign a lead professional before raising flags: partners will be told whom to contact.", field="review_on"
@@ -488,7 +485,7 @@ def raise_flags(
             flag.concerns.extend(FlagConcern(category=c) for c in sorted(wanted - have))
             flag.family_told = flag.family_told or family_told
         raised.append(flag)
-        shown.append(seen(person_id, family.id, policy.Tier.DETAIL, wanted))
+        shown.append(Seen(person_id, family.id, policy.Tier.DETAIL, wanted))
     session.flush()
     add_event(
         session,
@@ -499,13 +496,12 @@ def raise_flags(
         f"for review on {long_date(review_on)}.",
     )
     session.flush()
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.FLAG_RAISED,
-        TriageAction.RAISE_FLAGS,
-        decision,
-        shown or [seen(None, family.id)],
+        permit,
+        shown or [Seen(None, family.id)],
         detail={"nomination_id": str(state.id), "flags": str(len(raised)), "family_id": str(family.id)},
     )
     return [f.id for f in raised]

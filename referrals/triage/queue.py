@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from portal.access import AccessContext, authorise_triage, record_triage
+from portal import gate
 from portal.access_log.events import EventType
+from portal.gate import AccessContext, Triage
 from portal.organisations.models import Organisation
 from referrals.framework import Framework
 from referrals.models import (
@@ -101,7 +102,9 @@ def list_nominations(
     Raises:
         AccessDenied: not a coordinator of the council (logged).
     """
-    decision = authorise_triage(session, ctx, TriageAction.LIST_NOMINATIONS, attempted=EventType.TRIAGE_QUEUE_LISTED)
+    permit = gate.authorise(
+        session, ctx, Triage(TriageAction.LIST_NOMINATIONS), attempted=EventType.TRIAGE_QUEUE_LISTED
+    )
     statuses = [filters.status] if filters.status else list(QUEUE_STATUSES)
     where = [Nomination.status.in_(statuses)]
     if filters.route:
@@ -157,12 +160,11 @@ def list_nominations(
             .order_by(Organisation.name)
         )
     ]
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.TRIAGE_QUEUE_LISTED,
-        TriageAction.LIST_NOMINATIONS,
-        decision,
+        permit,
         detail={
             "page": str(page),
             "results": str(total),

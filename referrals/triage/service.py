@@ -2,8 +2,8 @@
 requests for more information, and declining. The queue is ``queue.py``; accepting is ``accept.py``
 and what follows it ``family.py``; what they all share is ``core.py``.
 
-Every function goes through the gate (``portal.access.authorise_triage``) before it reads anything
-personal, logs what it showed or wrote (``record_triage``) before returning it, flushes and never
+Every function goes through the gate (``portal.gate.authorise``) before it reads anything
+personal, logs what it showed or wrote (``gate.record``) before returning it, flushes and never
 commits. Every change goes through ``core.advance``: a compare-and-swap on ``nomination.version`` (and
 the status the decision was made on), so a stale page, a second tab or a replayed POST changes nothing.
 
@@ -22,9 +22,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from portal.access import AccessContext, record_triage
+from portal import gate
 from portal.access_log.events import EventType
 from portal.families.models import Family, FamilyMember, FamilyStatus, Person
+from portal.gate import AccessContext, Seen
 from portal.organisations.models import Organisation, User
 from referrals import notifications
 from referrals.framework import Framework
@@ -57,7 +58,6 @@ from referrals.triage.core import (
     known_with_identifiers,
     nomination_for_update,
     route_title,
-    seen,
     thread_of,
 )
 from referrals.triage.models import MatchOutcome, MatchReview
@@ -269,7 +269,7 @@ def get_nomination_for(
         AccessDenied: not a coordinator of the council, or a draft (logged).
         NominationNotFound: no such nomination.
     """
-    state, decision = authorise(session, ctx, TriageAction.VIEW_NOMINATION, nomination_id, EventType.NOMINATION_VIEWED)
+    state, permit = authorise(session, ctx, TriageAction.VIEW_NOMINATION, nomination_id, EventType.NOMINATION_VIEWED)
     nominator = aliased(User)
     nomination, organisation, nominator_row = session.execute(
         select(Nomination, Organisation.name, nominator)
@@ -295,15 +295,14 @@ def get_nomination_for(
         family = KnownFamily(state.family_id, row.reference, row.status == FamilyStatus.OPEN)
     history = history_of(session, state)
 
-    shown = [seen(pid, families[pid][0].id if families.get(pid) else None) for pid in sorted(shown_ids)]
+    shown = [Seen(pid, families[pid][0].id if families.get(pid) else None) for pid in sorted(shown_ids)]
     if family is not None:
-        shown.append(seen(None, family.id, policy.Tier.DETAIL, decision.categories))
-    record_triage(
+        shown.append(Seen(None, family.id, policy.Tier.DETAIL, permit.categories))
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_VIEWED,
-        TriageAction.VIEW_NOMINATION,
-        decision,
+        permit,
         shown,
         detail={"nomination_id": str(state.id), "page": page},
     )
@@ -395,7 +394,7 @@ def review_match(
             identifier already known.
         StaleNomination: the nomination changed since the page was opened.
     """
-    state, decision = authorise(
+    state, permit = authorise(
         session, ctx, TriageAction.REVIEW_MATCH, nomination_id, EventType.NOMINATION_MATCH_REVIEWED
     )
     people = session.scalars(select(NominatedPerson).where(NominatedPerson.nomination_id == state.id)).all()
@@ -465,13 +464,12 @@ def review_match(
         )
         outcome = "new_person"
     session.flush()
-    shown = [seen(person_id, None)] if person_id else []
-    record_triage(
+    shown = [Seen(person_id, None)] if person_id else []
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_MATCH_REVIEWED,
-        TriageAction.REVIEW_MATCH,
-        decision,
+        permit,
         shown,
         detail={"nomination_id": str(state.id), "nominated_person_id": str(nominated.id), "outcome": outcome},
     )
@@ -502,7 +500,7 @@ def request_information(
         AccessDenied: not a coordinator, or the nomination is decided (logged).
         NominationNotFound, StaleNomination, TriageError (an empty or too long message).
     """
-    state, decision = authorise(
+    state, permit = authorise(
         session, ctx, TriageAction.REQUEST_INFORMATION, nomination_id, EventType.NOMINATION_INFORMATION_REQUESTED
     )
     text = _message(message, "what you need to know")
@@ -512,12 +510,11 @@ def request_information(
     event = add_event(session, ctx, state, NominationEventKind.INFORMATION_REQUESTED, text, shared=True)
     session.flush()
     notifications.status_changed(session, state.id, NominationStatus.MORE_INFORMATION_REQUESTED)
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_INFORMATION_REQUESTED,
-        TriageAction.REQUEST_INFORMATION,
-        decision,
+        permit,
         detail={"nomination_id": str(state.id)},
     )
     return event
@@ -532,7 +529,7 @@ def decline_nomination(
         AccessDenied: not a coordinator, or already decided (logged).
         NominationNotFound, StaleNomination, TriageError (no reason, or too long).
     """
-    state, decision = authorise(
+    state, permit = authorise(
         session, ctx, TriageAction.DECLINE_NOMINATION, nomination_id, EventType.NOMINATION_DECIDED
     )
     text = _message(reason, "the reason, which the nominator will see")
@@ -545,12 +542,11 @@ def decline_nomination(
     add_event(session, ctx, state, NominationEventKind.NOT_ACCEPTED, text, shared=True)
     session.flush()
     notifications.status_changed(session, state.id, NominationStatus.NOT_ACCEPTED)
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_DECIDED,
-        TriageAction.DECLINE_NOMINATION,
-        decision,
+        permit,
         detail={"nomination_id": str(state.id), "decision": NominationStatus.NOT_ACCEPTED.value},
     )
 
@@ -589,7 +585,7 @@ def get_nomination_summary_for(
     Raises:
         AccessDenied (logged), NominationNotFound.
     """
-    state, decision = authorise(session, ctx, action, nomination_id, EventType.NOMINATION_VIEWED)
+    state, permit = authorise(session, ctx, action, nomination_id, EventType.NOMINATION_VIEWED)
     organisation, nominator = session.execute(
         select(Organisation.name, User.display_name)
         .join(User, User.organisation_id == Organisation.id)
@@ -601,13 +597,12 @@ def get_nomination_summary_for(
         .order_by(NominatedPerson.ordinal)
     ).all()
     history = history_of(session, state)
-    record_triage(
+    gate.record(
         session,
         ctx,
         EventType.NOMINATION_VIEWED,
-        action,
-        decision,
-        [seen(None, state.family_id)] if state.family_id else [],
+        permit,
+        [Seen(None, state.family_id)] if state.family_id else [],
         detail={"nomination_id": str(state.id), "page": page},
     )
     return NominationSummary(

@@ -20,10 +20,9 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
 from portal import db
-from portal.access import AccessDenied
 from portal.auth.rules import Role, requires
-from portal.context import access_context
 from portal.db import commits
+from portal.gate import AccessDenied, access_context
 from referrals.setup import current_framework
 from referrals.triage import accept, commands, family, forms, queue, service
 from referrals.triage.core import (

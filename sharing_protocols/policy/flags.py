@@ -386,15 +386,21 @@ def decide_served(
 
     Returns:
         Permitted at tier NOTHING with the role and relationship reasons, or refused at the first failure.
+
+    Raises:
+        ValueError: a break-glass request (an emergency look-up is ``decide_break_glass_grant``'s, which
+            checks the reason this does not).
     """
+    if request.break_glass:
+        raise ValueError("a break-glass look-up is decided by decide_break_glass_grant")
     facts = Facts(actor, request, subject, relationships)
     reasons = [check_role(actor, request.action)]
     if not reasons[-1].passed:
-        return denied(reasons, request.break_glass)
+        return denied(reasons, False)
     reasons.append(_check_relationship(facts))
     if not reasons[-1].passed:
-        return denied(reasons, request.break_glass)
-    return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons), break_glass=request.break_glass)
+        return denied(reasons, False)
+    return Decision(permitted=True, tier=Tier.NOTHING, reasons=tuple(reasons))
 
 
 def decide_break_glass_grant(actor: Actor, request: Request) -> Decision:

@@ -12,9 +12,9 @@ from datetime import date
 from sqlalchemy import func, select, text
 
 from portal import db
-from portal.access import AccessContext
 from portal.families import service
 from portal.families.models import FamilyMember, Person
+from portal.gate import AccessContext
 from portal.organisations.models import User
 from referrals.journey import service as nominations
 from referrals.models import NominationStatus

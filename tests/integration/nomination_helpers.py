@@ -16,8 +16,8 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from portal import db
-from portal.access import AccessContext
-from portal.demo.families import synthetic_nhs_number, synthetic_upn
+from portal.families.identifiers import synthetic_nhs_number, synthetic_upn
+from portal.gate import AccessContext
 from portal.organisations.models import Role, User, UserRole
 from referrals.framework import Framework, Route
 from referrals.journey import service

@@ -17,12 +17,12 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
 
 from portal import db
-from portal.access import AccessContext, AccessDenied, AuditUnavailable
 from portal.access_log import chain
 from portal.families import service
 from portal.families.models import Person
+from portal.gate import AccessContext, AccessDenied, AuditUnavailable
 from portal.organisations.models import User
-from sharing_protocols.register_file import import_register, load_register_text
+from sharing_protocols.register.file import import_register, load_register_text
 from tests.signin import dev_sign_in, h1
 
 
@@ -298,7 +298,7 @@ def test_break_glass_widens_relationship_and_notice_only_and_is_marked(app):
 
 
 def test_break_glass_for_an_unknown_nhs_number_discloses_nothing_and_is_logged(app):
-    from portal.demo.families import synthetic_nhs_number
+    from portal.families.identifiers import synthetic_nhs_number
 
     ctx = context(app, "probation.practitioner")
     with app.test_request_context():

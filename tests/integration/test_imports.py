@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeVersion
 from portal import db
 from portal.access_log.search import LogFilters, LoggedEntry, search_log
-from portal.demo.families import synthetic_nhs_number
+from portal.families.identifiers import synthetic_nhs_number
 from portal.families.imports import ImportRefused, import_relationships
 from portal.families.models import FamilyMember, Person, RelationshipKind, ServiceRelationship
 from portal.organisations.models import Organisation
-from sharing_protocols.models import SharingProtocol
-from sharing_protocols.register_file import import_register, load_register_text
-from sharing_protocols.service import RegisterError
+from sharing_protocols.register.file import import_register, load_register_text
+from sharing_protocols.register.models import SharingProtocol
+from sharing_protocols.register.service import RegisterError
 
 
 def demo_register() -> dict:

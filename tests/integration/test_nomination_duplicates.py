@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select, text
 
 from portal import db
-from portal.access import AccessDenied
 from portal.families import service as flags
 from portal.families.models import Family, FamilyStatus, Person, RelationshipKind, ServiceRelationship
+from portal.gate import AccessDenied
 from referrals import states
 from referrals.duplicates import Described, MatchedBy, find_duplicate
 from referrals.journey import service

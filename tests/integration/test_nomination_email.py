@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal import db
-from portal.demo.families import synthetic_nhs_number
+from portal.families.identifiers import synthetic_nhs_number
 from portal.organisations.models import User
 from referrals import states
 from referrals.journey import service as journey

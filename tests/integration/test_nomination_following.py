@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.access import AccessDenied
+from portal.gate import AccessDenied
 from referrals import states
 from referrals.journey import service
 from referrals.models import NominationStatus

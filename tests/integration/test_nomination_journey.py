@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from portal import db
-from portal.access import AccessDenied
 from portal.access_log import chain
+from portal.gate import AccessDenied
 from referrals.journey import service
 from referrals.models import NominatedPerson, NominationEvent, NominationEventKind, NominationStatus
 from tests.integration.nomination_helpers import (

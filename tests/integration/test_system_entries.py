@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from portal import db
-from portal.access import SYSTEM_SUBJECTS_PER_ENTRY, AuditUnavailable, record_system
 from portal.access_log import EventType, SubjectRef, chain, signing
 from portal.access_log.search import LogFilters, LoggedEntry, get_entry, search_log
 from portal.auth.dev_idp import issuer
 from portal.demo.seed import seed_demo
 from portal.families.models import Family, FamilyMember, Flag, FlagConcern, Person
+from portal.gate import SYSTEM_SUBJECTS_PER_ENTRY, AuditUnavailable, record_system
 from tests.conftest import build_app, free_port
 from tests.signin import dev_sign_in, h1
 

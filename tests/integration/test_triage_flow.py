@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeMethod
 from portal import db
-from portal.access import AccessDenied
 from portal.access_log import chain, signing
-from portal.demo.families import synthetic_nhs_number
 from portal.families import service as flags_service
+from portal.families.identifiers import synthetic_nhs_number
 from portal.families.models import Family, FamilyMember, Flag, Person, RelationshipKind, ServiceRelationship
+from portal.gate import AccessDenied
 from referrals.journey.following import unseen_updates
 from referrals.models import MatchStatus, NominatedPerson, Nomination, NominationEvent, NominationStatus
 from referrals.setup import current_framework

@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.demo.families import synthetic_nhs_number, synthetic_upn
-from portal.families.identifiers import clean_nhs_number, clean_postcode, clean_upn, normalise_name
+from portal.families.identifiers import (
+    clean_nhs_number,
+    clean_postcode,
+    clean_upn,
+    normalise_name,
+    synthetic_nhs_number,
+    synthetic_upn,
+)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from portal.app import _init_templates
-from portal.demo.families import synthetic_nhs_number, synthetic_upn
-from portal.families.identifiers import clean_nhs_number
+from portal.families.identifiers import clean_nhs_number, synthetic_nhs_number, synthetic_upn
 from referrals.journey import forms
 
 TODAY = date(2026, 3, 10)

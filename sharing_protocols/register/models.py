@@ -99,7 +99,7 @@ class SharingRegisterState(Base):
     """One row: a counter the database bumps (by trigger) whenever a protocol or notice version changes.
 
     App processes cache the register in memory and compare this counter on every request, in the same
-    statement as the request's other facts (``portal.access``), so a change takes effect at once
+    statement as the request's other facts (``portal.gate``), so a change takes effect at once
     everywhere without the register being read on every request. See migration 0006.
     """
 

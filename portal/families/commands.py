@@ -1,10 +1,9 @@
-"""Commands for the data the gate relies on: the sharing register and service relationships.
+"""``flask --app wsgi import-relationships ...``: load the people an organisation serves from a CSV file.
 
-Until their upload and management screens exist these are how a council loads them:
-``flask --app wsgi import-sharing FILE`` and ``flask --app wsgi import-relationships ...``.
-
-Each logs what it wrote as a system entry in the access log, in the transaction that writes it: a
-refused file writes neither, and if the entry cannot be written nothing is imported.
+Until the upload screens exist this is how a council loads service relationships (registered
+patients, pupils on roll, tenants, caseloads). The import logs what it wrote as a system entry in the
+access log, in the transaction that writes it: a refused file writes neither, and if the entry cannot
+be written nothing is imported.
 """
 
 from __future__ import annotations
@@ -17,39 +16,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal import db
-from portal.access import AuditUnavailable
 from portal.families.imports import ImportRefused, import_relationships_file
 from portal.families.models import RelationshipKind
+from portal.gate import AuditUnavailable
 from portal.organisations.models import CodeScheme, Organisation
-from sharing_protocols.register_file import import_register_file
-from sharing_protocols.service import RegisterError
 
 
 def init_app(app: Flask) -> None:
-    @app.cli.command("import-sharing")
-    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    def import_sharing(path: Path) -> None:
-        """Create or replace the sharing protocols and notice versions in the YAML file PATH."""
-        session = db.session()
-        try:
-            counts = import_register_file(session, path)
-        except RegisterError as exc:
-            session.rollback()
-            click.echo(f"Nothing was imported: {len(exc.problems)} problem(s) in {path}:", err=True)
-            for problem in exc.problems:
-                click.echo(f"  - {problem}", err=True)
-            raise SystemExit(1) from exc
-        except AuditUnavailable as exc:
-            session.rollback()
-            click.echo(f"Nothing was imported: the access log could not be written ({exc}).", err=True)
-            raise SystemExit(1) from exc
-        session.commit()
-        p, n = counts["protocols"], counts["notice_versions"]
-        click.echo(
-            f"Imported {path}: protocols {p['created']} new, {p['updated']} replaced, {p['unchanged']} unchanged; "
-            f"notice versions {n['created']} new, {n['updated']} replaced, {n['unchanged']} unchanged."
-        )
-
     @app.cli.command("import-relationships")
     @click.option("--organisation", "organisation_code", required=True, help="scheme:code, e.g. ods:Y99001")
     @click.option("--kind", type=click.Choice([k.value for k in RelationshipKind]), required=True)

@@ -1,4 +1,5 @@
-"""The protocol register: import from a documented YAML file, and protocol facts for the gate.
+"""The protocol register: import from a documented YAML file (the gate reads the protocols itself,
+``portal.gate.register``).
 
 Until the management screens exist, the register is kept in a YAML file that the information
 governance lead edits and a CLI command imports (``flask import-sharing FILE``). The import is all or
@@ -15,16 +16,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from sharing_protocols import policy
-from sharing_protocols.models import (
+from sharing_protocols.register.models import (
     ProtocolFlow,
     ProtocolParty,
     ProtocolStatus,
     SharingProtocol,
-    SharingRegisterState,
 )
 from sharing_protocols.vocabulary import CATEGORIES, DIRECTIONS, PURPOSES
 from sharing_protocols.yaml_register import (
@@ -207,86 +205,3 @@ def save_protocols(
     return upsert_versioned(
         session, SharingProtocol, specs, matches=lambda row, spec: state(row) == wanted(spec), apply=apply
     )
-
-
-_P, _PP, _PF = SharingProtocol.__table__, ProtocolParty.__table__, ProtocolFlow.__table__
-
-
-_PROTOCOL_COLUMNS = (
-    _P.c.id,
-    _P.c.reference,
-    _P.c.version,
-    _P.c.status,
-    _P.c.valid_from,
-    _P.c.valid_to,
-    _P.c.lawful_basis,
-    _PP.c.organisation_id,
-    _PP.c.organisation_kind,
-    _PF.c.category,
-    _PF.c.purpose,
-    _PF.c.direction,
-)
-_PROTOCOL_JOINS = _P.outerjoin(_PP, _PP.c.protocol_id == _P.c.id).outerjoin(_PF, _PF.c.protocol_id == _P.c.id)
-
-
-def _fold_protocols(rows: Sequence[Any]) -> tuple[policy.Protocol, ...]:
-    """One policy ``Protocol`` per protocol from its rows joined to its parties and flows."""
-    found: dict[uuid.UUID, tuple[Any, set[str], set[str], set[policy.Flow]]] = {}
-    for r in rows:
-        entry = found.setdefault(r.id, (r, set(), set(), set()))
-        if r.organisation_id is not None:
-            entry[1].add(str(r.organisation_id))
-        if r.organisation_kind is not None:
-            entry[2].add(r.organisation_kind)
-        if r.category is not None:
-            entry[3].add(policy.Flow(r.category, r.purpose, r.direction))
-    return tuple(
-        policy.Protocol(
-            id=str(r.id),
-            reference=f"{r.reference} v{r.version}",
-            status=r.status.value,
-            valid_from=r.valid_from,
-            valid_to=r.valid_to,
-            party_organisation_ids=frozenset(orgs),
-            party_kinds=frozenset(kinds),
-            flows=frozenset(flows),
-            lawful_basis=r.lawful_basis,
-        )
-        for r, orgs, kinds, flows in found.values()
-    )
-
-
-def protocol_facts(session: Session, organisation_id: uuid.UUID, organisation_kind: str) -> tuple[policy.Protocol, ...]:
-    """Every protocol naming this organisation or its kind, whatever its status and dates, in one query.
-
-    The policy, not the query, decides which are in force on the day, so that the reasons it gives
-    ("the protocol expired on ...") can be explained and tested as plain facts. (The gate itself uses
-    the in-memory register, ``portal.access``; this reads the tables directly.)
-    """
-    naming = select(_PP.c.protocol_id).where(
-        or_(_PP.c.organisation_id == organisation_id, _PP.c.organisation_kind == organisation_kind)
-    )
-    rows = session.execute(
-        select(*_PROTOCOL_COLUMNS)
-        .select_from(_PROTOCOL_JOINS)
-        .where(_P.c.id.in_(naming))
-        .order_by(_P.c.reference, _P.c.version)
-    ).all()
-    return _fold_protocols(rows)
-
-
-def all_protocol_facts(session: Session) -> tuple[policy.Protocol, ...]:
-    """Every protocol in the register, whoever its parties, as the policy reads them (for the cache)."""
-    rows = session.execute(
-        select(*_PROTOCOL_COLUMNS).select_from(_PROTOCOL_JOINS).order_by(_P.c.reference, _P.c.version)
-    ).all()
-    return _fold_protocols(rows)
-
-
-def register_version(session: Session) -> int:
-    """The counter the database bumps on every change to the register (migration 0006)."""
-    return int(session.execute(select(SharingRegisterState.version).where(SharingRegisterState.id == 1)).scalar_one())
-
-
-def list_protocols(session: Session) -> Sequence[SharingProtocol]:
-    return session.scalars(select(SharingProtocol).order_by(SharingProtocol.reference, SharingProtocol.version)).all()

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeVersion
 from consent.service import parse_notice_versions, save_notice_versions
-from portal.access import record_system
 from portal.access_log import EventType, SubjectRef
+from portal.gate import record_system
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind
-from sharing_protocols.models import SharingProtocol
-from sharing_protocols.service import Problems, RegisterError, parse_protocols, save_protocols
+from sharing_protocols.register.models import SharingProtocol
+from sharing_protocols.register.service import Problems, RegisterError, parse_protocols, save_protocols
 from sharing_protocols.yaml_register import Upserted
 
 
