@@ -6,7 +6,7 @@ What it makes (all invented; NHS numbers in the never-issued 999 range, UPNs wit
   landlords (one is ``rsl:L9901``, which the demo register names), 5 probation delivery units, a police
   team and a health visiting service; a practitioner at each, an admin at each GP practice, 60 lead
   professionals, a coordinator, a DPO and a sysadmin at the council.
-- The demo sharing register (``portal/demo/sharing_register.yaml``) through ``sharing_protocols.register_file``.
+- The demo sharing register (``portal/demo/sharing_register.yaml``) through ``sharing_protocols.register.file``.
 - 3,000 families and 10,000 people (1-2 parents or carers and 1+ children each), with encrypted
   identifiers, names, dates of birth and postcodes and blind indexes, through the ORM (bulk inserts).
 - Service relationships: every person is a registered patient of one practice (exactly 125 each) and
@@ -24,7 +24,7 @@ What it makes (all invented; NHS numbers in the never-issued 999 range, UPNs wit
   ``server_session`` as ``DatabaseSessionInterface.save_session`` would write them at sign-in.
 
 Writes ``manifest.json`` to the instance folder: cookies, users, organisations and, per GP practice, the
-flagged people its practitioner may see (decided by the app's own ``portal.access.check``).
+flagged people its practitioner may see (decided by the app's own gate, ``portal.gate.answers.decide_flags``).
 
     .venv/bin/python bench/build_dataset.py --keep   # builds into a new database and prints its URL
 """
@@ -52,15 +52,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
-from portal.access import AccessContext, check
 from portal.access_log import chain, signing
 from portal.app import create_app
 from portal.auth.dev_idp import issuer
 from portal.auth.models import ServerSession
 from portal.cli import upgrade
 from portal.crypto import blind_index
-from portal.demo.families import DETAIL, synthetic_nhs_number, synthetic_upn
+from portal.demo.families import DETAIL
 from portal.families import service as families_service
+from portal.families.identifiers import synthetic_nhs_number, synthetic_upn
 from portal.families.models import (
     Family,
     FamilyMember,
@@ -73,8 +73,10 @@ from portal.families.models import (
     RelationshipSource,
     ServiceRelationship,
 )
+from portal.gate import AccessContext
+from portal.gate.answers import decide_flags, view_request
 from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
-from sharing_protocols.register_file import import_register, load_register_text
+from sharing_protocols.register.file import import_register, load_register_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("PORTAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -709,7 +711,7 @@ def flag_targets(session: Session, org: Org, roles: frozenset[str]) -> list[str]
     )
     on = ctx.today
     candidates = families_service._served_candidates(session, ctx, on)
-    decisions = check(session, ctx, families_service._view_request(on), [c.subject for c in candidates])
+    decisions = decide_flags(session, ctx, view_request(on), [c.subject for c in candidates])
     return [c.subject.person_id for c in candidates if decisions[c.subject.person_id].permitted]
 
 

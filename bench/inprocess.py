@@ -1,9 +1,10 @@
 """In-process measurements on the benchmark data set: policy decisions, chain verification, DPO searches.
 
 - ``decide_rate``: ``sharing_protocols.policy.decide`` on realistic ``Facts``, gathered from the database
-  exactly as ``portal.access.check`` gathers them (relationships, protocols, notices, objections) for
-  the flagged people of GP practices, schools, the landlord with a protocol and probation units, plus
-  10% of requests about people the organisation does not serve (refused at the relationship).
+  exactly as the gate (``portal.gate.answers.decide_flags``) gathers them (relationships, protocols,
+  notices, objections) for the flagged people of GP practices, schools, the landlord with a protocol and
+  probation units, plus 10% of requests about people the organisation does not serve (refused at the
+  relationship).
   Decisions per second of one core, the facts already in memory.
 - ``verify_rate``: ``portal.access_log.chain.verify`` over the whole log (its own REPEATABLE READ snapshot,
   checkpoints checked with the app's trusted keys), entries per second, beside the floor
@@ -28,20 +29,19 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from verify_speed import stream_only
 
-from consent.service import notice_facts, objection_facts
-from portal.access import AccessContext, relationship_facts
 from portal.access_log import chain
 from portal.access_log import search as service
 from portal.families import service as families_service
+from portal.gate import AccessContext, answers, facts_sql, register
 from portal.organisations.models import User
 from sharing_protocols import policy
-from sharing_protocols.service import protocol_facts
 
 KINDS = ("gp_practice", "school", "rsl", "probation")
 
 
 def gather_facts(session: Session, manifest: dict[str, Any], per_kind: int = 12, seed: int = 5) -> list[policy.Facts]:
-    """Facts for every flagged person some organisations serve, as ``portal.access.check`` builds them."""
+    """Facts for every flagged person some organisations serve, as ``portal.gate.answers.decide_flags``
+    builds them (``facts_sql.gather``, the register at the facts' counter, ``answers._notices``)."""
     rng = random.Random(seed)
     orgs_by_kind: dict[str, list[str]] = {}
     for org in manifest["organisations"]:
@@ -50,7 +50,7 @@ def gather_facts(session: Session, manifest: dict[str, Any], per_kind: int = 12,
             orgs_by_kind.setdefault(org["kind"], []).append(org["id"])
     facts: list[policy.Facts] = []
     today = date.today()
-    request = families_service._view_request(today)
+    request = answers.view_request(today)
     all_people = manifest["person_ids"]
     for kind in KINDS:
         for org_id in rng.sample(orgs_by_kind[kind], min(per_kind, len(orgs_by_kind[kind]))):
@@ -69,21 +69,22 @@ def gather_facts(session: Session, manifest: dict[str, Any], per_kind: int = 12,
             subjects += [c.subject for c in strangers][: max(1, len(subjects) // 10)]
             if not subjects:
                 continue
-            person_ids = [uuid.UUID(s.person_id) for s in subjects]
-            relationships = relationship_facts(session, org_uuid, person_ids)
-            protocols = protocol_facts(session, org_uuid, kind)
-            notices = notice_facts(session, {uuid.UUID(s.family_id) for s in subjects})
-            objections = objection_facts(session, person_ids)
+            person_ids = list(dict.fromkeys(uuid.UUID(s.person_id) for s in subjects))
+            family_ids = list(dict.fromkeys(uuid.UUID(s.family_id) for s in subjects if s.family_id))
+            gathered = facts_sql.gather(session, org_uuid, person_ids, family_ids)
+            reg = register.at_version(session, gathered.register_version)
+            protocols = reg.protocols_for(org_id, kind)
+            notices = answers._notices(gathered, reg)
             for s in subjects:
                 facts.append(
                     policy.Facts(
                         actor=actor,
                         request=request,
                         subject=s,
-                        relationships=tuple(r for r in relationships if r.person_id == s.person_id),
+                        relationships=tuple(gathered.relationships.get(s.person_id, ())),
                         protocols=protocols,
-                        notices=tuple(n for n in notices if n.family_id == s.family_id),
-                        objections=tuple(o for o in objections if o.person_id == s.person_id),
+                        notices=notices.get(s.family_id, ()),
+                        objections=tuple(gathered.objections.get(s.person_id, ())),
                     )
                 )
     return facts

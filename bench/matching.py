@@ -44,14 +44,14 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, insert, or_, select
 
-from portal.access import AccessContext
 from portal.app import create_app, db
 from portal.auth.dev_idp import issuer
 from portal.cli import upgrade
 from portal.crypto import blind_index
-from portal.demo.families import synthetic_nhs_number, synthetic_upn
 from portal.demo.seed import seed_demo
+from portal.families.identifiers import synthetic_nhs_number, synthetic_upn
 from portal.families.models import Person
+from portal.gate import AccessContext
 from portal.organisations.models import User
 from referrals.matching import MAX_DECRYPTED, PersonDetails, _lookup_keys, blocking_indexes, find_candidates
 from referrals.models import HouseholdRole, NominatedPerson, Nomination, NominationStatus

@@ -45,23 +45,31 @@ def _timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
 def _instrument() -> None:
     import flask
 
-    import portal.access as access
     import portal.auth.sessions as sessions
     import portal.families.service as service
     import portal.families.views as views
+    import portal.gate as gate
+    import portal.gate.door as door
+    import portal.gate.facts_sql as facts_sql
+    import portal.gate.register as register
     import portal.home as main
     from sharing_protocols import policy
 
+    # each wrapped where it is looked up when a page calls it: the gate's answers call
+    # ``facts_sql.gather``, ``register.at_version`` and ``policy.decide_many`` through their modules,
+    # ``door.record`` calls ``door._append``, and the views call ``gate.commit`` (re-exported from ``door``)
     for module, name, label in (
         (service, "_candidates", "candidates"),
         (service, "_load", "load and decrypt"),
-        (access, "_gather", "facts"),
-        (access, "_register", "register (cached)"),
+        (facts_sql, "gather", "facts"),
+        (register, "at_version", "register (cached)"),
         (policy, "decide_many", "policy.decide_many"),
-        (access, "_append", "log append"),
-        (access, "commit", "commit"),
+        (door, "_append", "log append"),
     ):
         setattr(module, name, _timed(label, getattr(module, name)))
+    committed = _timed("commit", door.commit)
+    door.commit = committed  # type: ignore[assignment]
+    gate.commit = committed  # type: ignore[attr-defined]
     render = _timed("template", flask.render_template)
     views.render_template = render  # type: ignore[attr-defined]
     main.render_template = render  # type: ignore[attr-defined]

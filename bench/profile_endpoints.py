@@ -36,16 +36,18 @@ PHASES = (
     ("whole request (wsgi_app)", "flask/app.py", "wsgi_app"),
     ("session load (open_session)", "portal/auth/sessions.py", "open_session"),
     ("session save (save_session)", "portal/auth/sessions.py", "save_session"),
-    ("user load (flask-login _load)", "portal/__init__.py", "_load"),
+    ("user load (flask-login _load)", "portal/app.py", "_load"),
     ("view: get_flag_for", "portal/families/service.py", "get_flag_for"),
     ("view: list_flagged", "portal/families/service.py", "list_flagged"),
     ("  candidates (flags + concerns)", "portal/families/service.py", "_candidates"),
-    ("  gate facts + decide (access.check)", "portal/access.py", "check"),
-    ("    policy.decide", "sharing_protocols/policy.py", "decide"),
-    ("    protocol_facts", "sharing_protocols/service.py", "protocol_facts"),
-    ("    notice_facts", "consent/service.py", "notice_facts"),
-    ("  log append (access.record)", "portal/access.py", "record"),
-    ("    chain.append", "portal/audit/chain.py", "append"),
+    ("  gate facts + decide (answers.decide_flags)", "portal/gate/answers.py", "decide_flags"),
+    ("    facts (facts_sql.gather)", "portal/gate/facts_sql.py", "gather"),
+    ("    policy.decide", "sharing_protocols/policy/flags.py", "decide"),
+    ("    policy.decide_many", "sharing_protocols/policy/flags.py", "decide_many"),
+    ("    protocols (register.at_version)", "portal/gate/register.py", "at_version"),
+    ("    notices (answers._notices)", "portal/gate/answers.py", "_notices"),
+    ("  log append (door.record)", "portal/gate/door.py", "record"),
+    ("    chain.append", "portal/access_log/chain.py", "append"),
     ("  load + decrypt (_load)", "portal/families/service.py", "_load"),
     ("    AES-GCM decrypt", "portal/crypto.py", "decrypt"),
     ("template (render_template)", "flask/templating.py", "render_template"),
@@ -69,9 +71,9 @@ class SqlMeter:
     def _wrap_fetch(self) -> None:
         """``portal.db.fetch`` runs PostgreSQL statements on the driver's cursor, past SQLAlchemy's
         events: count those too, wherever a module imported it."""
-        import portal.access
         import portal.access_log.chain
         import portal.families.service
+        import portal.gate.facts_sql
         from portal import db as portal_db
 
         original = portal_db.fetch
@@ -88,7 +90,7 @@ class SqlMeter:
                 self.seconds += elapsed
                 self.statement_seconds[key] += elapsed
 
-        for module in (portal_db, portal.access, portal.access_log.chain, portal.families.service):
+        for module in (portal_db, portal.gate.facts_sql, portal.access_log.chain, portal.families.service):
             module.fetch = fetch  # type: ignore[attr-defined]
 
     def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
