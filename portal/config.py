@@ -65,25 +65,45 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
     if profile not in {"development", "test", "production"}:
         raise ConfigError(f"PORTAL_ENV must be development, test or production, not {profile!r}")
     production = profile == "production"
+    base_url = env.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # in this order, so that of two bad numbers the same one is reported first
+    config: dict[str, object] = {
+        **_site(env, instance_path, profile, base_url),
+        **_keys_and_files(env, instance_path, production),
+        **_nominations_and_mail(env, production),
+        **_serving(env, production, base_url),
+    }
+    if production:
+        check_production(config)
+    else:
+        check_mail(config)
+    return config
 
+
+def _site(env: dict[str, str], instance_path: Path, profile: str, base_url: str) -> dict[str, object]:
+    """Which portal this is, where its data lives, and its secret key: production has no defaults for
+    secrets (``check_production`` refuses it), development makes its own in the instance folder."""
+    production = profile == "production"
     if production:
         secret_key = env.get("PORTAL_SECRET_KEY", "")
         database_url = env.get("PORTAL_DATABASE_URL", "")
     else:
         secret_key = env.get("PORTAL_SECRET_KEY") or instance_secret(instance_path, "secret_key")
         database_url = env.get("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.sqlite3'}"
-
-    base_url = env.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    dev_idp = _bool(env.get("PORTAL_DEV_IDP"), default=not production)
-
-    config: dict[str, object] = {
+    return {
         "PORTAL_ENV": profile,
         "SECRET_KEY": secret_key,
         "DATABASE_URL": database_url,
         "BASE_URL": base_url,
         "SERVICE_NAME": env.get("PORTAL_SERVICE_NAME", "Supporting Families partner portal"),
         "COUNCIL_NAME": env.get("PORTAL_COUNCIL_NAME", "Example County Council"),
-        "DEV_IDP_ENABLED": dev_idp,
+        "DEV_IDP_ENABLED": _bool(env.get("PORTAL_DEV_IDP"), default=not production),
+    }
+
+
+def _keys_and_files(env: dict[str, str], instance_path: Path, production: bool) -> dict[str, object]:
+    """The files read at start: identity providers, the key ring, the access log's keys, the framework."""
+    return {
         "IDP_CONFIG_FILE": env.get("PORTAL_IDP_CONFIG", ""),
         "KEYRING_FILE": env.get("PORTAL_KEYRING_FILE", ""),
         "AUDIT_CHECKPOINT_INTERVAL": _int(env, "PORTAL_AUDIT_CHECKPOINT_INTERVAL", 1000),
@@ -95,6 +115,12 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         # the programme's framework (criteria, indicators, nomination routes, threshold), checked at start
         # a path, or the key of a framework shipped with the portal (resolved by referrals.setup)
         "FRAMEWORK_FILE": env.get("PORTAL_FRAMEWORK_FILE", "").strip(),
+    }
+
+
+def _nominations_and_mail(env: dict[str, str], production: bool) -> dict[str, object]:
+    """What nominators are told: the front door's number, and e-mail (off unless switched on)."""
+    return {
         # the council's children's services front door, shown when a nominator says someone is at immediate risk
         "FRONT_DOOR_PHONE": env.get("PORTAL_FRONT_DOOR_PHONE", "" if production else "01632 960000"),
         # e-mail nominators when their nomination's status changes: off unless switched on (never in the demo)
@@ -110,6 +136,12 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "SMTP_TIMEOUT": _int(env, "PORTAL_SMTP_TIMEOUT", 5),
         "MAIL_FROM": env.get("PORTAL_MAIL_FROM", "").strip(),
         "ALLOW_PLAIN_SMTP_IN_PRODUCTION": _bool(env.get("PORTAL_ALLOW_PLAIN_SMTP")),
+    }
+
+
+def _serving(env: dict[str, str], production: bool, base_url: str) -> dict[str, object]:
+    """How requests are served: sign-in timeouts, session lifetimes and cookies, the proxy in front."""
+    return {
         "IDP_HTTP_TIMEOUT": _int(env, "PORTAL_IDP_HTTP_TIMEOUT", 10),
         "SESSION_IDLE_MINUTES": _int(env, "PORTAL_SESSION_IDLE_MINUTES", 30),
         "SESSION_ABSOLUTE_HOURS": _int(env, "PORTAL_SESSION_ABSOLUTE_HOURS", 10),
@@ -122,11 +154,6 @@ def load_config(instance_path: Path, env: dict[str, str] | None = None) -> dict[
         "TRUST_PROXY": _int(env, "PORTAL_TRUST_PROXY", 0),
         "PREFERRED_URL_SCHEME": "https" if base_url.startswith("https://") else "http",
     }
-    if production:
-        check_production(config)
-    else:
-        check_mail(config)
-    return config
 
 
 def check_mail(config: dict[str, object]) -> None:

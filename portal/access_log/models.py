@@ -72,7 +72,7 @@ class AccessLogEntry(Base):
 
 class AccessLogSubject(Base):
     """The people and families an entry touched, all in one row: exactly the bytes the entry's hash
-    covers after its own fields (see ``portal.access_log.chain``), so verification streams one row per entry.
+    covers after its own fields (see ``portal.access_log.format``), so verification streams one row per entry.
 
     An entry without subjects has no row here. On PostgreSQL the DPO's searches by person and by family
     use GIN indexes on the ids in ``records``, extracted by SQL functions that migration 0004 creates;
@@ -93,7 +93,7 @@ class AccessLogSubject(Base):
     #: the entry's seq (no foreign key, so tampering shows up in verification rather than as an error)
     entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     #: per subject, in the order the caller gave them: RS, then ordinal, person_id, family_id, tier and
-    #: comma-joined categories joined by US (a NULL id as ""); ``chain.parse_records`` splits it
+    #: comma-joined categories joined by US (a NULL id as ""); ``format.parse_records`` splits it
     records: Mapped[str] = mapped_column(Text)
 
 

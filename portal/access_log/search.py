@@ -6,7 +6,7 @@ search is itself an access, logged as ACCESS_LOG_SEARCHED by ``portal.access``).
 Dates are the council's calendar days (Europe/London), so "1 to 7 July" means what the DPO means in
 summer time too. Results are ordered by the time of the access, newest first, with the sequence
 number breaking ties; every filter has an index ending in (at_us, seq). An entry's subjects are one
-``access_log_subject`` row of records (see ``portal.access_log.chain``): on PostgreSQL the person and family
+``access_log_subject`` row of records (see ``portal.access_log.format``): on PostgreSQL the person and family
 filters use GIN indexes on the ids extracted from them (``access_log_person_ids(records)`` and
 ``access_log_family_ids(records)``, created by migration 0004); on SQLite (development) they scan for
 the id between separators and check its field with a function registered on the connection.
@@ -25,8 +25,8 @@ from sqlalchemy import ColumnElement, Row, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from portal.access_log.chain import RS, SUBJECT_FIELDS, US, from_us, parse_records, to_us
 from portal.access_log.events import EventType, Outcome
+from portal.access_log.format import RS, SUBJECT_FIELDS, US, from_us, parse_records, to_us
 from portal.access_log.models import AccessLogEntry, AccessLogSubject
 
 LOCAL = ZoneInfo("Europe/London")

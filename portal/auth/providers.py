@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,62 +123,75 @@ def parse_providers(
         if key in seen_keys:
             raise ProviderConfigError(f"{where}: key {key!r} is used twice")
         seen_keys.add(key)
-        where = f"{source}, provider {key!r}"
-        issuer = _require(entry, "issuer", where)
-        if not issuer.startswith(("https://", "http://")):
-            raise ProviderConfigError(f"{where}: issuer must be an http(s) URL")
-        secret_env = _require(entry, "client_secret_env", where)
-        secret = env.get(secret_env, "")
-        if not secret:
-            raise ProviderConfigError(f"{where}: environment variable {secret_env} (client secret) is not set")
-        scopes = entry.get("scopes", ["openid", "profile", "email"])
-        if not isinstance(scopes, list) or "openid" not in scopes or not all(isinstance(s, str) for s in scopes):
-            raise ProviderConfigError(f"{where}: scopes must be a list that includes 'openid'")
-        required_acr = entry.get("required_acr", [])
-        if not isinstance(required_acr, list) or not all(isinstance(v, str) and v for v in required_acr):
-            raise ProviderConfigError(f"{where}: required_acr must be a list of text values")
-        orgs = entry.get("organisations")
-        if not isinstance(orgs, list) or not orgs:
-            raise ProviderConfigError(f"{where}: 'organisations' must list at least one binding")
-        bindings = []
-        for org in orgs:
-            if not isinstance(org, dict):
-                raise ProviderConfigError(f"{where}: each organisation binding must be a mapping")
-            claim_value = _require(org, "claim_value", where)
-            scheme_raw = _require(org, "scheme", where)
-            try:
-                scheme = CodeScheme(scheme_raw)
-            except ValueError:
-                allowed = ", ".join(s.value for s in CodeScheme)
-                raise ProviderConfigError(f"{where}: scheme {scheme_raw!r} is not one of {allowed}") from None
-            code = _require(org, "code", where)
-            if (scheme, code) in bound:
-                raise ProviderConfigError(
-                    f"{where}: organisation {scheme.value}:{code} is already bound to provider "
-                    f"{bound[(scheme, code)]!r}; an organisation may have one identity provider"
-                )
-            bound[(scheme, code)] = key
-            bindings.append(OrganisationBinding(claim_value, scheme, code))
-        if len({b.claim_value for b in bindings}) != len(bindings):
-            raise ProviderConfigError(f"{where}: a claim value is bound twice")
-        providers.append(
-            ProviderConfig(
-                key=key,
-                name=_require(entry, "name", where),
-                issuer=issuer,
-                client_id=_require(entry, "client_id", where),
-                client_secret=secret,
-                organisation_claim=_require(entry, "organisation_claim", where),
-                subject_claim=_optional_text(entry, "subject_claim", where) or "sub",
-                scopes=tuple(scopes),
-                use_userinfo=_optional_bool(entry, "use_userinfo", where),
-                acr_values=_optional_text(entry, "acr_values", where),
-                required_acr=tuple(required_acr),
-                discovery_url=_optional_url(entry, "discovery_url", where),
-                bindings=tuple(bindings),
-            )
-        )
+        providers.append(_provider(entry, key, f"{source}, provider {key!r}", env, bound))
     return providers
+
+
+def _provider(
+    entry: dict[str, Any], key: str, where: str, env: Mapping[str, str], bound: dict[tuple[CodeScheme, str], str]
+) -> ProviderConfig:
+    """One provider's entry, checked in the order its problems are reported; ``bound`` collects the
+    organisations bound so far (one provider each)."""
+    issuer = _require(entry, "issuer", where)
+    if not issuer.startswith(("https://", "http://")):
+        raise ProviderConfigError(f"{where}: issuer must be an http(s) URL")
+    secret_env = _require(entry, "client_secret_env", where)
+    secret = env.get(secret_env, "")
+    if not secret:
+        raise ProviderConfigError(f"{where}: environment variable {secret_env} (client secret) is not set")
+    scopes = entry.get("scopes", ["openid", "profile", "email"])
+    if not isinstance(scopes, list) or "openid" not in scopes or not all(isinstance(s, str) for s in scopes):
+        raise ProviderConfigError(f"{where}: scopes must be a list that includes 'openid'")
+    required_acr = entry.get("required_acr", [])
+    if not isinstance(required_acr, list) or not all(isinstance(v, str) and v for v in required_acr):
+        raise ProviderConfigError(f"{where}: required_acr must be a list of text values")
+    bindings = _bindings(entry.get("organisations"), key, where, bound)
+    return ProviderConfig(
+        key=key,
+        name=_require(entry, "name", where),
+        issuer=issuer,
+        client_id=_require(entry, "client_id", where),
+        client_secret=secret,
+        organisation_claim=_require(entry, "organisation_claim", where),
+        subject_claim=_optional_text(entry, "subject_claim", where) or "sub",
+        scopes=tuple(scopes),
+        use_userinfo=_optional_bool(entry, "use_userinfo", where),
+        acr_values=_optional_text(entry, "acr_values", where),
+        required_acr=tuple(required_acr),
+        discovery_url=_optional_url(entry, "discovery_url", where),
+        bindings=tuple(bindings),
+    )
+
+
+def _bindings(
+    orgs: object, key: str, where: str, bound: dict[tuple[CodeScheme, str], str]
+) -> list[OrganisationBinding]:
+    """The organisations provider ``key`` may vouch for; an organisation already in ``bound`` belongs
+    to another provider, and may have only one."""
+    if not isinstance(orgs, list) or not orgs:
+        raise ProviderConfigError(f"{where}: 'organisations' must list at least one binding")
+    bindings = []
+    for org in orgs:
+        if not isinstance(org, dict):
+            raise ProviderConfigError(f"{where}: each organisation binding must be a mapping")
+        claim_value = _require(org, "claim_value", where)
+        scheme_raw = _require(org, "scheme", where)
+        try:
+            scheme = CodeScheme(scheme_raw)
+        except ValueError:
+            allowed = ", ".join(s.value for s in CodeScheme)
+            raise ProviderConfigError(f"{where}: scheme {scheme_raw!r} is not one of {allowed}") from None
+        code = _require(org, "code", where)
+        if (scheme, code) in bound:
+            raise ProviderConfigError(
+                f"{where}: organisation {scheme.value}:{code} is already bound to provider "
+                f"{bound[(scheme, code)]!r}; an organisation may have one identity provider"
+            )
+        bound[(scheme, code)] = key
+        bindings.append(OrganisationBinding(claim_value, scheme, code))
+    if len({b.claim_value for b in bindings}) != len(bindings):
+        raise ProviderConfigError(f"{where}: a claim value is bound twice")
+    return bindings
 
 
 def load_providers(path: str | Path, env: dict[str, str] | None = None) -> list[ProviderConfig]:

@@ -9,16 +9,17 @@ Statements are built once per dialect (``portal.db.prebuilt``) and run on the dr
 
 What each column holds, by fact:
 
-======== ============ ========= ========= ========== ======== ====== ========= ======= ======
-fact     person_id    family_id record_id code       purpose  status day_from  day_to  secret
-======== ============ ========= ========= ========== ======== ====== ========= ======= ======
-``r``    the person             .         kind                       valid_from valid_to
+======== ============ ========= ========= ========== ======== ====== ========== ======== ===========
+fact     person_id    family_id record_id code       purpose  status day_from   day_to   secret
+======== ============ ========= ========= ========== ======== ====== ========== ======== ===========
+``r``    the person                       kind                       valid_from valid_to
 ``n``    the member   family    notice id version id                 given_on
-``o``    the person             objection category   purpose  status                   basis
+``o``    the person             objection category   purpose  status                     basis token
 ``v``                                     counter
-======== ============ ========= ========= ========== ======== ====== ========= ======= ======
+======== ============ ========= ========= ========== ======== ====== ========== ======== ===========
 
-``tests/integration/test_gate_facts.py`` checks that this and the reference agree on both databases.
+``tests/integration/test_gate_facts.py`` checks that this and the reference agree on both databases, and
+that this table names exactly the columns each select fills.
 """
 
 from __future__ import annotations
