@@ -11,11 +11,11 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedText
-from portal.db import Base, enum_type, utcnow
+from portal.db import Base, UTCDateTime, enum_type, utcnow
 
 
 class NoticeMethod(enum.StrEnum):
@@ -41,7 +41,7 @@ class NoticeVersion(Base):
     title: Mapped[str] = mapped_column(String(200))
     published_on: Mapped[date] = mapped_column(Date)
     summary: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     coverage: Mapped[list[NoticeCoverage]] = relationship(
         back_populates="version", cascade="all, delete-orphan", lazy="selectin"
@@ -73,7 +73,7 @@ class NoticeGiven(Base):
     given_on: Mapped[date] = mapped_column(Date)
     given_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))
     method: Mapped[NoticeMethod] = mapped_column(enum_type(NoticeMethod, 16))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     version: Mapped[NoticeVersion] = relationship(lazy="joined")
     members: Mapped[list[NoticeGivenMember]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -101,4 +101,4 @@ class Objection(Base):
     basis: Mapped[str | None] = mapped_column(EncryptedText("objection.basis"))
     recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))
     raised_on: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -17,7 +17,18 @@ from typing import Any, TypeVar
 import psycopg
 from flask import Flask, current_app, g
 from psycopg.rows import namedtuple_row
-from sqlalchemy import ColumnElement, Enum, MetaData, String, any_, bindparam, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Enum,
+    MetaData,
+    String,
+    TypeDecorator,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -44,6 +55,35 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The default for created/updated columns: timezone-aware UTC, so SQLite and PostgreSQL agree."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment, stored timezone-aware and handed back as an aware datetime in UTC on every backend.
+
+    Why: PostgreSQL's ``timestamptz`` returns aware values, but SQLite has no time zones and hands back
+    naive ones for the same ``DateTime(timezone=True)`` column, so code that compared a loaded moment with
+    ``datetime.now(UTC)`` needed a "naive-datetime fix" wherever it read one. Here every value is made UTC
+    on the way in and on the way out, once. A naive value is refused rather than guessed at: whether it
+    meant UTC or local time cannot be known. The DDL type stays ``DateTime(timezone=True)``, so the
+    schema (and its migrations) do not change.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"a moment must be timezone-aware (UTC), not naive: {value!r}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC digits without an offset (see process_bind_param)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def enum_type(enum_class: type[enum.Enum], length: int = 32) -> Enum:

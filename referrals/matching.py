@@ -2,13 +2,15 @@
 
 Two layers:
 
-- **Pure** (normalisation, blocking keys, comparison, ranking): plain values in, plain values out, no
-  database and no clock, so every rule is unit-tested and property-tested (``tests/unit/test_matching*``).
-- **A thin query layer** (``find_candidates``, ``fill_blocking_keys``): names, dates of birth and
-  postcodes are encrypted at rest, so SQL cannot compare them. Each known person therefore carries three
-  *blocking keys*, stored as keyed blind indexes (HMAC, like the NHS number's): of the date of birth, of
-  the postcode, and of the normalised family name with the year of birth. A nomination's people are
-  looked up by NHS number, UPN and those keys in one query that reads only index columns; only the
+- **Pure** (comparison, ranking, the keys a nominated person is looked up by): plain values in, plain
+  values out, no database and no clock, so every rule is unit-tested and property-tested
+  (``tests/unit/test_matching*``). How alike two names are is ``referrals.name_similarity``.
+- **A thin query layer** (``find_candidates``): names, dates of birth and postcodes are encrypted at
+  rest, so SQL cannot compare them. Each known person therefore carries three *blocking keys*, keyed
+  blind indexes (HMAC, like the NHS number's) of the date of birth, of the postcode, and of the
+  normalised family name with the year of birth, written with the person by ``portal.families``
+  (``portal.families.matching_keys``, whose normalisation this module shares). A nomination's people
+  are looked up by NHS number, UPN and those keys in one query that reads only index columns; only the
   blocked candidates (a handful, at most ``MAX_DECRYPTED`` per nominated person) are decrypted and scored.
 
 A candidate is only ever a suggestion: a coordinator confirms or rejects each one (``referrals.triage``).
@@ -19,61 +21,73 @@ two rows share a birthday, a postcode or a surname-and-year, never what it is.
 from __future__ import annotations
 
 import enum
-import re
-import unicodedata
 import uuid
-from collections.abc import Collection, Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-if TYPE_CHECKING:  # the query layer's types; the pure layer never needs them
+from sqlalchemy import or_, select
+
+from portal.crypto import blind_index
+from portal.families.matching_keys import (
+    DOB_KIND,
+    NAME_YEAR_KIND,
+    POSTCODE_KIND,
+    BlockingValues,
+    blocking_indexes,
+    fill_blocking_keys,
+    name_key,
+    name_tokens,
+    name_year,
+    normalise_postcode,
+    stored_blocking_values,
+)
+from portal.families.models import Person
+from referrals.name_similarity import SIMILAR_FAMILY_NAME, SIMILAR_GIVEN_NAME, jaro_winkler, same_given_name_forms
+
+if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from portal.families.models import Person
+#: re-exported: the normalisation and keys are shared with how known people are written, and callers
+#: (the tests, the bench) find them here with the rest of matching
+__all__ = [
+    "DOB_KIND",
+    "MAX_DECRYPTED",
+    "NAME_YEAR_KIND",
+    "POSTCODE_KIND",
+    "SIMILAR_FAMILY_NAME",
+    "SIMILAR_GIVEN_NAME",
+    "BlockingValues",
+    "Candidate",
+    "Comparison",
+    "PersonDetails",
+    "Strength",
+    "blocking_indexes",
+    "compare",
+    "fill_blocking_keys",
+    "find_candidates",
+    "jaro_winkler",
+    "lookup_blocking_values",
+    "name_key",
+    "name_tokens",
+    "normalise_name",
+    "normalise_postcode",
+    "postcode_sector",
+    "rank",
+    "rank_key",
+    "same_given_name_forms",
+    "stored_blocking_values",
+]
 
 K = TypeVar("K", bound=Hashable)
 
 # --------------------------------------------------------------------------------- normalisation
 
-#: apostrophes join (O'Brien -> obrien); every other non-alphanumeric character separates words
-_APOSTROPHES = re.compile(r"['\u2019\u2018`\u02bc]")
-_SEPARATORS = re.compile(r"[\W_]+")  # letters of any script stay; accents are gone by then
-#: letters NFKD does not decompose into a base letter and an accent
-_FOLD = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d", "\u0131": "i"})
-
-
-def _fold(raw: str) -> str:
-    """Case-folded, without accents, with letters NFKD leaves whole spelled out (ø -> o, æ -> ae)."""
-    decomposed = unicodedata.normalize("NFKD", raw.casefold())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFKC", plain).translate(_FOLD)
-
-
-def name_tokens(raw: str | None) -> tuple[str, ...]:
-    """The words of a name, compared as people mean them: case, accents and punctuation ignored,
-    apostrophes joined, hyphens and spaces both separating ("Smith-Jones" -> ("smith", "jones"))."""
-    if not raw:
-        return ()
-    return tuple(t for t in _SEPARATORS.split(_APOSTROPHES.sub("", _fold(raw))) if t)
-
 
 def normalise_name(raw: str | None) -> str:
     """The name's words joined by single spaces (``"  Ó'Brien-SMITH "`` -> ``"obrien smith"``)."""
     return " ".join(name_tokens(raw))
-
-
-def name_key(raw: str | None) -> str:
-    """The name's words run together, so "Smith-Jones", "Smith Jones" and "SmithJones" agree."""
-    return "".join(name_tokens(raw))
-
-
-def normalise_postcode(raw: str | None) -> str | None:
-    """Upper-case letters and digits only ("sw1a 1aa" -> "SW1A1AA"); None when nothing is left."""
-    if not raw:
-        return None
-    compact = re.sub(r"[^0-9A-Z]", "", _fold(raw).upper())
-    return compact or None
 
 
 def postcode_sector(raw: str | None) -> str | None:
@@ -82,118 +96,6 @@ def postcode_sector(raw: str | None) -> str | None:
     if compact is None or len(compact) < 5:
         return None
     return compact[:-2]
-
-
-# ------------------------------------------------------------------------------ given-name forms
-
-#: common English short forms and spellings of given names; a name's group is every form it is in
-_NAME_FORMS = (
-    ("william", "bill", "billy", "will", "willy", "liam"),
-    ("robert", "bob", "bobby", "rob", "robbie", "bert"),
-    ("richard", "rick", "ricky", "dick", "richie"),
-    ("james", "jim", "jimmy", "jamie"),
-    ("john", "jack", "johnny", "jon"),
-    ("jonathan", "jon", "jonny"),
-    ("michael", "mike", "mick", "mickey", "micky"),
-    ("thomas", "tom", "tommy"),
-    ("anthony", "tony", "antony"),
-    ("alexander", "alex", "alec", "sandy", "xander"),
-    ("alexandra", "alex", "alexa", "sandra", "lexi"),
-    ("christopher", "chris", "kit"),
-    ("christine", "chris", "chrissie", "christina"),
-    ("daniel", "dan", "danny"),
-    ("david", "dave", "davey", "dai"),
-    ("edward", "ed", "eddie", "ted", "teddy", "ned"),
-    ("joseph", "joe", "joey"),
-    ("samuel", "sam", "sammy"),
-    ("samantha", "sam", "sammie"),
-    ("benjamin", "ben", "benny"),
-    ("matthew", "matt", "mat"),
-    ("nicholas", "nick", "nicky", "nico"),
-    ("patrick", "pat", "paddy"),
-    ("patricia", "pat", "patsy", "trish", "tricia"),
-    ("stephen", "steven", "steve", "stevie"),
-    ("andrew", "andy", "drew"),
-    ("peter", "pete"),
-    ("charles", "charlie", "chas", "chuck"),
-    ("charlotte", "charlie", "lottie"),
-    ("henry", "harry", "hal"),
-    ("frederick", "fred", "freddie"),
-    ("elizabeth", "liz", "lizzie", "beth", "betty", "eliza", "libby", "elisabeth"),
-    ("margaret", "maggie", "meg", "peggy", "megan"),
-    ("catherine", "katherine", "kathryn", "kate", "katie", "kathy", "cathy", "kat", "kitty"),
-    ("jennifer", "jen", "jenny", "jenna"),
-    ("rebecca", "becky", "becca"),
-    ("susan", "sue", "susie", "suzanne"),
-    ("deborah", "debbie", "debra", "deb"),
-    ("victoria", "vicky", "vicki", "tori"),
-    ("jessica", "jess", "jessie"),
-    ("abigail", "abbie", "abby", "gail"),
-    ("isabella", "isabel", "izzy", "bella", "isobel"),
-    ("olivia", "liv", "livvy"),
-    ("amelia", "millie", "amy"),
-    ("emily", "emmy", "em"),
-    ("emma", "em"),
-    ("eleanor", "ellie", "nell", "elle"),
-    ("mohammed", "muhammad", "mohammad", "mohamed", "muhammed", "mohamad"),
-    ("ahmed", "ahmad"),
-    ("yusuf", "yousef", "youssef", "joseph"),
-    ("zachary", "zach", "zack"),
-    ("joshua", "josh"),
-    ("nathan", "nate", "nathaniel"),
-    ("oliver", "ollie"),
-    ("theodore", "theo", "ted"),
-    ("kieran", "ciaran"),
-    ("sean", "shaun", "shawn"),
-)
-_FORMS: dict[str, frozenset[str]] = {}
-for _group in _NAME_FORMS:
-    for _name in _group:
-        _FORMS[_name] = _FORMS.get(_name, frozenset()) | frozenset(_group)
-
-
-def same_given_name_forms(a: str, b: str) -> bool:
-    """Whether two normalised given names are forms of the same name (Bill and William); symmetric."""
-    return a != b and (b in _FORMS.get(a, ()) or a in _FORMS.get(b, ()))
-
-
-# ------------------------------------------------------------------------------------ similarity
-
-
-def jaro_winkler(a: str, b: str) -> float:
-    """The Jaro-Winkler similarity of two strings (1.0 identical, 0.0 nothing in common); symmetric."""
-    if a == b:
-        return 1.0
-    if not a or not b:
-        return 0.0
-    if (len(a), a) > (len(b), b):
-        a, b = b, a  # the greedy matching depends on which string leads: fixing the order makes it symmetric
-    window = max(max(len(a), len(b)) // 2 - 1, 0)
-    taken = [False] * len(b)
-    matched_a: list[str] = []
-    for i, ch in enumerate(a):
-        for j in range(max(0, i - window), min(len(b), i + window + 1)):
-            if not taken[j] and b[j] == ch:
-                taken[j] = True
-                matched_a.append(ch)
-                break
-    if not matched_a:
-        return 0.0
-    matched_b = [b[j] for j in range(len(b)) if taken[j]]
-    transpositions = sum(x != y for x, y in zip(matched_a, matched_b, strict=True)) / 2
-    m = len(matched_a)
-    jaro = (m / len(a) + m / len(b) + (m - transpositions) / m) / 3
-    prefix = 0
-    for x, y in zip(a[:4], b[:4], strict=False):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * 0.1 * (1 - jaro)
-
-
-#: at or above this, two names count as "similar" (Thomson/Thompson 0.97, Smith/Smyth 0.89)
-SIMILAR_FAMILY_NAME = 0.88
-SIMILAR_GIVEN_NAME = 0.88
 
 
 # ------------------------------------------------------------------------------------ comparison
@@ -426,36 +328,6 @@ def rank(
 
 # ----------------------------------------------------------------------------------- blocking keys
 
-#: blind-index kinds of the blocking keys (domain-separated from each other and from identifiers)
-DOB_KIND = "match_dob"
-POSTCODE_KIND = "match_postcode"
-NAME_YEAR_KIND = "match_name_year"
-
-
-@dataclass(frozen=True)
-class BlockingValues:
-    """The normalised values blocking keys are made from (before the keyed hash)."""
-
-    dob: str | None
-    postcode: str | None
-    #: the normalised family name with the year of birth; several when looking up (each part of a
-    #: double-barrelled name), exactly one when stored (the whole name)
-    name_years: tuple[str, ...]
-
-
-def _name_year(key: str, dob: date | None) -> str:
-    return f"{key}|{dob.year if dob else '?'}"
-
-
-def stored_blocking_values(family_name: str | None, date_of_birth: date | None, postcode: str | None) -> BlockingValues:
-    """What a known person's blocking keys are made of: the whole family name run together."""
-    key = name_key(family_name)
-    return BlockingValues(
-        dob=date_of_birth.isoformat() if date_of_birth else None,
-        postcode=normalise_postcode(postcode),
-        name_years=(_name_year(key, date_of_birth),) if key else (),
-    )
-
 
 def lookup_blocking_values(details: PersonDetails) -> BlockingValues:
     """What to look a nominated person up by: also each part of a double-barrelled family name, so a
@@ -468,7 +340,7 @@ def lookup_blocking_values(details: PersonDetails) -> BlockingValues:
         keys = []  # without a year of birth the name alone would block every namesake
     stored = stored_blocking_values(details.family_name, details.date_of_birth, details.postcode)
     return BlockingValues(
-        dob=stored.dob, postcode=stored.postcode, name_years=tuple(_name_year(k, details.date_of_birth) for k in keys)
+        dob=stored.dob, postcode=stored.postcode, name_years=tuple(name_year(k, details.date_of_birth) for k in keys)
     )
 
 
@@ -487,29 +359,7 @@ class _Keys:
     name_years: frozenset[str]
 
 
-def blocking_indexes(
-    family_name: str | None, date_of_birth: date | None, postcode: str | None
-) -> dict[str, str | None]:
-    """The blocking-key column values for a person with these details (needs the app's key ring)."""
-    from portal.crypto import blind_index
-
-    values = stored_blocking_values(family_name, date_of_birth, postcode)
-    return {
-        "dob_block_index": blind_index(DOB_KIND, values.dob) if values.dob else None,
-        "postcode_block_index": blind_index(POSTCODE_KIND, values.postcode) if values.postcode else None,
-        "name_year_block_index": blind_index(NAME_YEAR_KIND, values.name_years[0]) if values.name_years else None,
-    }
-
-
-def fill_blocking_keys(person: Person) -> None:
-    """Set a person's blocking keys from their details; call wherever a person is written or changed."""
-    for column, value in blocking_indexes(person.family_name, person.date_of_birth, person.postcode).items():
-        setattr(person, column, value)
-
-
 def _lookup_keys(details: PersonDetails) -> _Keys:
-    from portal.crypto import blind_index
-
     values = lookup_blocking_values(details)
     return _Keys(
         nhs=blind_index("nhs_number", details.nhs_number) if details.nhs_number else None,
@@ -531,6 +381,64 @@ def _block_weight(keys: _Keys, row: Any) -> tuple[int, int]:
     return int(identifier), int(shared)
 
 
+def _blocked(session: Session, keys: Collection[_Keys]) -> Sequence[Any]:
+    """Every known person sharing an identifier or a blocking key with any of these people: one query
+    over the index columns only (each has its own index; PostgreSQL ORs the bitmaps), nothing decrypted."""
+    name_years = set().union(*(k.name_years for k in keys))
+    conditions = [
+        column.in_(sorted(values))
+        for column, values in (
+            (Person.nhs_number_index, {k.nhs for k in keys if k.nhs}),
+            (Person.upn_index, {k.upn for k in keys if k.upn}),
+            (Person.dob_block_index, {k.dob for k in keys if k.dob}),
+            (Person.postcode_block_index, {k.postcode for k in keys if k.postcode}),
+            (Person.name_year_block_index, name_years),
+        )
+        if values
+    ]
+    if not conditions:
+        return []
+    return session.execute(
+        select(
+            Person.id,
+            Person.nhs_number_index,
+            Person.upn_index,
+            Person.dob_block_index,
+            Person.postcode_block_index,
+            Person.name_year_block_index,
+        ).where(or_(*conditions))
+    ).all()
+
+
+def _most_promising(keys: _Keys, rows: Sequence[Any], skip: Collection[uuid.UUID]) -> list[uuid.UUID]:
+    """The blocked people worth decrypting for one nominated person, most promising first, at most
+    ``MAX_DECRYPTED`` (a common birthday or postcode must not decrypt a whole county)."""
+    weighed = [(_block_weight(keys, row), row.id) for row in rows if row.id not in skip]
+    weighed = [(w, pid) for w, pid in weighed if w != (0, 0)]
+    weighed.sort(key=lambda item: (-item[0][0], -item[0][1], str(item[1])))
+    return [pid for _, pid in weighed[:MAX_DECRYPTED]]
+
+
+def _details(session: Session, person_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, PersonDetails]:
+    """The chosen people's details, decrypted: the second and last query."""
+    if not person_ids:
+        return {}
+    return {
+        row.id: PersonDetails(row.given_name, row.family_name, row.date_of_birth, row.postcode, row.nhs_number, row.upn)
+        for row in session.execute(
+            select(
+                Person.id,
+                Person.given_name,
+                Person.family_name,
+                Person.date_of_birth,
+                Person.postcode,
+                Person.nhs_number,
+                Person.upn,
+            ).where(Person.id.in_(sorted(person_ids)))
+        )
+    }
+
+
 def find_candidates(
     session: Session,
     people: Mapping[K, PersonDetails],
@@ -548,93 +456,11 @@ def find_candidates(
         people: nominated person key -> their details as the nominator gave them.
         exclude: known person ids not to suggest again for a nominated person (matches rejected).
     """
-    from sqlalchemy import or_, select
-
-    from portal.families.models import Person
-
     keys = {key: _lookup_keys(details) for key, details in people.items()}
-    nhs = {k.nhs for k in keys.values() if k.nhs}
-    upn = {k.upn for k in keys.values() if k.upn}
-    dob = {k.dob for k in keys.values() if k.dob}
-    postcode = {k.postcode for k in keys.values() if k.postcode}
-    name_years = set().union(*(k.name_years for k in keys.values())) if keys else set()
-    conditions = [
-        column.in_(sorted(values))
-        for column, values in (
-            (Person.nhs_number_index, nhs),
-            (Person.upn_index, upn),
-            (Person.dob_block_index, dob),
-            (Person.postcode_block_index, postcode),
-            (Person.name_year_block_index, name_years),
-        )
-        if values
-    ]
-    if not conditions:
-        return {key: [] for key in people}
-    rows = session.execute(
-        select(
-            Person.id,
-            Person.nhs_number_index,
-            Person.upn_index,
-            Person.dob_block_index,
-            Person.postcode_block_index,
-            Person.name_year_block_index,
-        ).where(or_(*conditions))
-    ).all()
-    chosen: dict[K, list[uuid.UUID]] = {}
-    for key, k in keys.items():
-        skip = set((exclude or {}).get(key, ()))
-        weighed = [(_block_weight(k, row), row.id) for row in rows if row.id not in skip]
-        weighed = [(w, pid) for w, pid in weighed if w != (0, 0)]
-        weighed.sort(key=lambda item: (-item[0][0], -item[0][1], str(item[1])))
-        chosen[key] = [pid for _, pid in weighed[:MAX_DECRYPTED]]
-    wanted = set().union(*chosen.values()) if chosen else set()
-    details: dict[uuid.UUID, PersonDetails] = {}
-    if wanted:
-        for row in session.execute(
-            select(
-                Person.id,
-                Person.given_name,
-                Person.family_name,
-                Person.date_of_birth,
-                Person.postcode,
-                Person.nhs_number,
-                Person.upn,
-            ).where(Person.id.in_(sorted(wanted)))
-        ):
-            details[row.id] = PersonDetails(
-                row.given_name, row.family_name, row.date_of_birth, row.postcode, row.nhs_number, row.upn
-            )
+    rows = _blocked(session, list(keys.values()))
+    chosen = {key: _most_promising(k, rows, set((exclude or {}).get(key, ()))) for key, k in keys.items()}
+    details = _details(session, set().union(*chosen.values()) if chosen else set())
     return {
         key: rank(people[key], [(pid, details[pid]) for pid in chosen[key] if pid in details], limit=limit)
         for key in people
     }
-
-
-def backfill_blocking_keys(session: Session, *, batch_size: int = 1000) -> list[uuid.UUID]:
-    """Fill the blocking keys of people who have none yet (written before migration 0007); flush only.
-
-    Reads each such person's family name, date of birth and postcode (decrypting them), so the caller
-    logs the people returned. Safe to re-run: a person whose keys are set is not read again.
-
-    Returns:
-        The ids of the people whose keys were filled.
-    """
-    from sqlalchemy import select
-
-    from portal.families.models import Person
-
-    filled: list[uuid.UUID] = []
-    last: uuid.UUID | None = None
-    while True:
-        query = select(Person).where(Person.name_year_block_index.is_(None)).order_by(Person.id).limit(batch_size)
-        if last is not None:
-            query = query.where(Person.id > last)
-        batch = session.scalars(query).all()
-        if not batch:
-            return filled
-        for person in batch:
-            fill_blocking_keys(person)
-            filled.append(person.id)
-        session.flush()
-        last = batch[-1].id

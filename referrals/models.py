@@ -16,11 +16,11 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedDate, EncryptedText
-from portal.db import Base, enum_type, utcnow
+from portal.db import Base, UTCDateTime, enum_type, utcnow
 
 
 class NominationStatus(enum.StrEnum):
@@ -100,12 +100,12 @@ class Nomination(Base):
     family_told: Mapped[FamilyTold | None] = mapped_column(enum_type(FamilyTold))
     #: personal data (free text): why the family has not been told or given the notice
     not_told_reason: Mapped[str | None] = mapped_column(EncryptedText("nomination.not_told_reason"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: when the nominator last saw the nomination's status (for the "your nomination has changed" banner)
-    nominator_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    nominator_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))
     #: personal data (free text): the reason given to the nominator when not accepted
     decision_reason: Mapped[str | None] = mapped_column(EncryptedText("nomination.decision_reason"))
@@ -175,7 +175,7 @@ class NominationEvent(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     nomination_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("nomination.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
     kind: Mapped[NominationEventKind] = mapped_column(enum_type(NominationEventKind))
     #: personal data (free text): a message to or from the nominator, or a coordinator's note

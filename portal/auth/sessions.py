@@ -124,36 +124,52 @@ class DatabaseSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, DatabaseSession)
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        now = datetime.now(UTC)
         _idle, absolute = self._limits(app)
-
         if session.destroy or (not session and session.token and session.modified):
-            if session.token:
-                with self.factory() as db:
-                    db.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(session.token)))
-                    db.commit()
-            response.delete_cookie(
-                name,
-                domain=domain,
-                path=path,
-                secure=self.get_cookie_secure(app),
-                httponly=True,
-                samesite=self.get_cookie_samesite(app),
-            )
+            self._destroy(app, session, response)
             return
         if not session and not session.token:
             return  # never create a row for an empty anonymous session
+        if not self._write(session, datetime.now(UTC), absolute):
+            return
+        response.set_cookie(
+            self.get_cookie_name(app),
+            session.token,
+            max_age=int(absolute.total_seconds()),
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
+        response.vary.add("Cookie")
 
-        with self.factory() as db:
+    def _destroy(self, app: Flask, session: DatabaseSession, response: Response) -> None:
+        """Sign-out, or a session emptied: the row goes first, so a copied cookie stops working."""
+        if session.token:
+            with self.factory() as writer:
+                writer.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(session.token)))
+                writer.commit()
+        response.delete_cookie(
+            self.get_cookie_name(app),
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app),
+        )
+
+    def _write(self, session: DatabaseSession, now: datetime, absolute: timedelta) -> bool:
+        """Store the session's row: a new token (a new session, or one rotated at sign-in, whose old
+        row goes) or the same row updated. False when there is nothing to send the browser: nothing
+        changed, or the row was deleted (signed out elsewhere) while this request ran."""
+        with self.factory() as writer:
             if session.token is None or session.rotate:
                 if session.token is not None:
-                    db.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(session.token)))
+                    writer.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(session.token)))
                 token = secrets.token_urlsafe(32)
                 created = now if session.rotate or session.created_at is None else session.created_at
-                db.add(
+                writer.add(
                     ServerSession(
                         token_hash=_hash(token),
                         user_id=_user_id(session),
@@ -163,29 +179,19 @@ class DatabaseSessionInterface(SessionInterface):
                         expires_at=created + absolute,
                     )
                 )
-                db.commit()
+                writer.commit()
                 session.token, session.rotate = token, False
-            elif session.modified or session.touch:
-                row = db.get(ServerSession, _hash(session.token))
-                if row is None:  # signed out elsewhere while this request ran
-                    return
-                row.data = dict(session)
-                row.user_id = _user_id(session)
-                row.last_seen_at = now
-                db.commit()
-            else:
-                return
-        response.set_cookie(
-            name,
-            session.token,
-            max_age=int(absolute.total_seconds()),
-            path=path,
-            domain=domain,
-            secure=self.get_cookie_secure(app),
-            httponly=True,
-            samesite=self.get_cookie_samesite(app),
-        )
-        response.vary.add("Cookie")
+                return True
+            if not (session.modified or session.touch):
+                return False
+            row = writer.get(ServerSession, _hash(session.token))
+            if row is None:
+                return False
+            row.data = dict(session)
+            row.user_id = _user_id(session)
+            row.last_seen_at = now
+            writer.commit()
+            return True
 
 
 def _user_id(session: DatabaseSession) -> Any:

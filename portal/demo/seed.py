@@ -63,6 +63,47 @@ def demo_accounts() -> list[DemoAccount]:
     return accounts
 
 
+def _seed_organisations(db: Session, doc: dict[str, Any]) -> tuple[dict[str, Organisation], int]:
+    """Each demo organisation, by "<scheme>:<code>" (the claim value the development IdP asserts), and
+    how many were added."""
+    added = 0
+    orgs: dict[str, Organisation] = {}
+    for o in doc["organisations"]:
+        scheme = CodeScheme(o["scheme"])
+        org = db.scalar(select(Organisation).where(Organisation.code_scheme == scheme, Organisation.code == o["code"]))
+        if org is None:
+            org = Organisation(kind=OrganisationKind(o["kind"]), name=o["name"], code_scheme=scheme, code=o["code"])
+            db.add(org)
+            added += 1
+        orgs[f"{scheme.value}:{o['code']}"] = org
+    db.flush()
+    return orgs, added
+
+
+def _seed_users(db: Session, doc: dict[str, Any], issuer: str, orgs: dict[str, Organisation]) -> int:
+    """Each demo user bound to the development identity provider; returns how many were added."""
+    added = 0
+    for u in doc["users"]:
+        if db.scalar(select(User).where(User.issuer == issuer, User.subject == u["subject"])) is not None:
+            continue
+        db.add(
+            User(
+                issuer=issuer,
+                subject=u["subject"],
+                display_name=u["name"],
+                email=u["email"],
+                job_title=u.get("job_title"),
+                phone=u.get("phone"),
+                organisation=orgs[u["organisation"]],
+                disabled=bool(u.get("disabled", False)),
+                role_grants=[UserRole(role=Role(r)) for r in u["roles"]],
+            )
+        )
+        added += 1
+    db.flush()
+    return added
+
+
 def seed_demo(db: Session, issuer: str, *, nominations: bool = True) -> dict[str, int]:
     """Create any demo organisation or user that is missing; returns counts of what was added.
 
@@ -79,34 +120,8 @@ def seed_demo(db: Session, issuer: str, *, nominations: bool = True) -> dict[str
         AuditUnavailable: the log entry could not be written (the caller must roll back).
     """
     doc = demo_document()
-    added = {"organisations": 0, "users": 0}
-    orgs: dict[str, Organisation] = {}
-    for o in doc["organisations"]:
-        scheme = CodeScheme(o["scheme"])
-        org = db.scalar(select(Organisation).where(Organisation.code_scheme == scheme, Organisation.code == o["code"]))
-        if org is None:
-            org = Organisation(kind=OrganisationKind(o["kind"]), name=o["name"], code_scheme=scheme, code=o["code"])
-            db.add(org)
-            added["organisations"] += 1
-        orgs[f"{scheme.value}:{o['code']}"] = org
-    db.flush()
-    for u in doc["users"]:
-        user = db.scalar(select(User).where(User.issuer == issuer, User.subject == u["subject"]))
-        if user is None:
-            user = User(
-                issuer=issuer,
-                subject=u["subject"],
-                display_name=u["name"],
-                email=u["email"],
-                job_title=u.get("job_title"),
-                phone=u.get("phone"),
-                organisation=orgs[u["organisation"]],
-                disabled=bool(u.get("disabled", False)),
-                role_grants=[UserRole(role=Role(r)) for r in u["roles"]],
-            )
-            db.add(user)
-            added["users"] += 1
-    db.flush()
+    orgs, added_organisations = _seed_organisations(db, doc)
+    added = {"organisations": added_organisations, "users": _seed_users(db, doc, issuer, orgs)}
     added["register"] = _seed_register(db)
     families = seed_demo_families(db, date.today())
     added["families"] = families.families

@@ -63,8 +63,9 @@ def indexed_identifiers(nhs_number: str | None, upn: str | None) -> dict[str, st
     """A person's NHS number and UPN with their blind indexes, as the columns of ``Person`` and
     ``NominatedPerson`` hold them (both already normalised; either may be None).
 
-    Every writer of a person needs the pair, and a value stored without its index is a person no
-    search or duplicate check can find, so they are computed together here.
+    A value stored without its index is a person no search or duplicate check can find, so they are
+    computed together here: by ``portal.families.records.add_person`` for a person, and by the
+    nomination's writers for a nominated person.
     """
     from portal.crypto import blind_index  # the key ring: needs an app context, unlike the checks above
 

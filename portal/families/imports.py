@@ -27,6 +27,7 @@ from portal.access_log import EventType, SubjectRef
 from portal.crypto import blind_index
 from portal.families.identifiers import clean_nhs_number, clean_upn
 from portal.families.models import FamilyMember, Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.families.records import add_relationship, end_relationship
 from portal.gate import record_system
 
 MAX_ROWS = 200_000
@@ -57,6 +58,57 @@ def _identifier_column(kind: RelationshipKind) -> str:
     return "upn" if kind == RelationshipKind.ON_ROLL else "nhs_number"
 
 
+def _read(reader: csv.DictReader[str], column: str, today: date, report: ImportReport) -> dict[str, tuple[int, date]]:
+    """Validate each row: blind index of the identifier -> (line, valid from). Rows that cannot be used
+    are reported by line number (invalid, or a duplicate of an earlier line), never guessed.
+
+    Raises:
+        ImportRefused: more than ``MAX_ROWS`` rows.
+    """
+    wanted: dict[str, tuple[int, date]] = {}
+    what = "UPN" if column == "upn" else "NHS number"
+    for line, raw in enumerate(reader, start=2):
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            raise ImportRefused(f"the file has more than {MAX_ROWS} rows: split it")
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        value = row.get(column, "")
+        cleaned = clean_upn(value) if column == "upn" else clean_nhs_number(value)
+        if not cleaned:
+            report.invalid.append((line, f"'{value}' is not a valid {what}" if value else f"{what} is missing"))
+            continue
+        valid_from = today
+        if row.get("valid_from"):
+            try:
+                valid_from = date.fromisoformat(row["valid_from"])
+            except ValueError:
+                report.invalid.append((line, f"valid_from '{row['valid_from']}' is not a date written YYYY-MM-DD"))
+                continue
+            if valid_from > today:
+                report.invalid.append((line, "valid_from is in the future"))
+                continue
+        index = blind_index(column, cleaned)
+        if index in wanted:
+            report.duplicates.append(line)
+            continue
+        wanted[index] = (line, valid_from)
+    return wanted
+
+
+def _known(
+    session: Session, column: str, wanted: dict[str, tuple[int, date]], report: ImportReport
+) -> dict[str, uuid.UUID]:
+    """The people the rows name, by blind index (1,000 at a time); lines that match nobody are reported."""
+    index_column = Person.upn_index if column == "upn" else Person.nhs_number_index
+    people: dict[str, uuid.UUID] = {}
+    indexes = list(wanted)
+    for start in range(0, len(indexes), 1000):
+        chunk = indexes[start : start + 1000]
+        people.update(dict(session.execute(select(index_column, Person.id).where(index_column.in_(chunk))).all()))
+    report.unmatched.extend(sorted(line for index, (line, _) in wanted.items() if index not in people))
+    return people
+
+
 def import_relationships(
     session: Session,
     organisation_id: uuid.UUID,
@@ -79,45 +131,8 @@ def import_relationships(
     if not reader.fieldnames or column not in [f.strip().lower() for f in reader.fieldnames]:
         raise ImportRefused(f"the first row must be a header naming a '{column}' column")
     report = ImportReport()
-    wanted: dict[str, tuple[int, date]] = {}
-    for line, raw in enumerate(reader, start=2):
-        report.rows += 1
-        if report.rows > MAX_ROWS:
-            raise ImportRefused(f"the file has more than {MAX_ROWS} rows: split it")
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-        value = row.get(column, "")
-        cleaned = clean_upn(value) if column == "upn" else clean_nhs_number(value)
-        if not cleaned:
-            what = "UPN" if column == "upn" else "NHS number"
-            report.invalid.append((line, f"'{value}' is not a valid {what}" if value else f"{what} is missing"))
-            continue
-        valid_from = today
-        if row.get("valid_from"):
-            try:
-                valid_from = date.fromisoformat(row["valid_from"])
-            except ValueError:
-                report.invalid.append((line, f"valid_from '{row['valid_from']}' is not a date written YYYY-MM-DD"))
-                continue
-            if valid_from > today:
-                report.invalid.append((line, "valid_from is in the future"))
-                continue
-        index = blind_index(column, cleaned)
-        if index in wanted:
-            report.duplicates.append(line)
-            continue
-        wanted[index] = (line, valid_from)
-
-    index_column = Person.upn_index if column == "upn" else Person.nhs_number_index
-    people: dict[str, uuid.UUID] = {}
-    indexes = list(wanted)
-    for start in range(0, len(indexes), 1000):
-        chunk = indexes[start : start + 1000]
-        people.update(dict(session.execute(select(index_column, Person.id).where(index_column.in_(chunk))).all()))
-    for index, (line, _) in wanted.items():
-        if index not in people:
-            report.unmatched.append(line)
-    report.unmatched.sort()
-
+    wanted = _read(reader, column, today, report)
+    people = _known(session, column, wanted, report)
     live = {
         r.person_id: r
         for r in session.scalars(
@@ -128,27 +143,25 @@ def import_relationships(
             )
         )
     }
-    in_file = set()
     for index, person_id in people.items():
-        in_file.add(person_id)
         report.matched.append(person_id)
         if person_id in live:
             report.already_present += 1
             continue
-        session.add(
-            ServiceRelationship(
-                organisation_id=organisation_id,
-                person_id=person_id,
-                kind=kind,
-                source=RelationshipSource.CSV_IMPORT,
-                valid_from=wanted[index][1],
-            )
+        add_relationship(
+            session,
+            organisation_id=organisation_id,
+            person_id=person_id,
+            kind=kind,
+            source=RelationshipSource.CSV_IMPORT,
+            valid_from=wanted[index][1],
         )
         report.added += 1
     if replace:
+        in_file = set(people.values())
         for person_id, relationship in live.items():
             if person_id not in in_file:
-                relationship.valid_to = max(relationship.valid_from, today - timedelta(days=1))
+                end_relationship(relationship, last_day=today - timedelta(days=1))
                 report.ended += 1
                 report.ended_people.append(person_id)
     session.flush()

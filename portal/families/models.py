@@ -12,11 +12,11 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.crypto import EncryptedDate, EncryptedText
-from portal.db import Base, enum_type, utcnow
+from portal.db import Base, UTCDateTime, enum_type, utcnow
 
 
 class MemberRole(enum.StrEnum):
@@ -82,11 +82,11 @@ class Person(Base):
     postcode: Mapped[str | None] = mapped_column(EncryptedText("person.postcode"))
     #: blocking keys for matching nominated people (``referrals.matching``), keyed blind indexes like the
     #: NHS number's: of the date of birth, of the postcode, and of the family name with the year of birth.
-    #: Set by ``referrals.matching.fill_blocking_keys`` wherever a person is written.
+    #: Written with the person by ``portal.families.records.add_person`` (``matching_keys``).
     dob_block_index: Mapped[str | None] = mapped_column(String(64), index=True)
     postcode_block_index: Mapped[str | None] = mapped_column(String(64), index=True)
     name_year_block_index: Mapped[str | None] = mapped_column(String(64), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @property
     def full_name(self) -> str:
@@ -103,7 +103,7 @@ class Family(Base):
     lead_professional_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     attached_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     members: Mapped[list[FamilyMember]] = relationship(back_populates="family", cascade="all, delete-orphan")
 
@@ -139,7 +139,7 @@ class ServiceRelationship(Base):
     valid_from: Mapped[date] = mapped_column(Date)
     #: inclusive; open-ended when empty (a patient deregistered, a pupil left the roll)
     valid_to: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Flag(Base):
@@ -151,13 +151,13 @@ class Flag(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id"), index=True)
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("family.id"), index=True)
     raised_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     review_on: Mapped[date | None] = mapped_column(Date)
     #: inclusive: partners stop seeing the flag after this date (the family's work has closed)
     ends_on: Mapped[date | None] = mapped_column(Date)
     #: whether the family has been told that partners will see this flag
     family_told: Mapped[bool] = mapped_column(Boolean, default=False)
-    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     removed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))
     #: personal data (free text)
     removal_reason: Mapped[str | None] = mapped_column(EncryptedText("flag.removal_reason"))
@@ -195,7 +195,7 @@ class BreakGlassAccess(Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("person.id"), index=True)
     #: personal data (free text): why the practitioner needed emergency access
     reason: Mapped[str] = mapped_column(EncryptedText("break_glass_access.reason"))
-    accessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    accessed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: set when the data protection officer has reviewed the access
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id"))

@@ -1,47 +1,188 @@
 """Demo nominations: drafts and nominations in every state, by the demo school and GP practice users.
 
-Everyone here is invented (NHS numbers in the never-issued 999 range, UPNs with LA code 999). Written
-directly, not through the journey's services: the seed is a command-line task, so what it writes is
-logged as one system entry (``demo_data_seeded``), not as if the demo users had typed it. Idempotent:
-a second run finds the first one's nominations and writes nothing.
+Everyone here is invented (NHS numbers in the never-issued 999 range, UPNs with LA code 999). The demo
+is data: ``DEMO`` below, one row per nomination as the partner's journey (and, for the decided ones, the
+council) would have left it, written directly rather than through the journey's services because the
+seed is a command-line task: what it writes is logged as one system entry (``demo_data_seeded``), not
+as if the demo users had typed it. The history goes through the state machine's one writer
+(``referrals.states.add_event``) and the nominator relationship through its owner's
+(``portal.families.records``). Idempotent: a second run finds the first one's nominations and writes
+nothing.
 
 Call ``seed_demo_nominations(session, framework, today)`` from ``portal.demo.seed`` after the demo
-families (the linked nomination needs Kelly Brown of family SF-000101).
+families (the linked and the accepted nomination need Kelly Brown's family, SF-000101).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access_log import EventType, SubjectRef
 from portal.crypto import blind_index
+from portal.families import records
 from portal.families.identifiers import indexed_identifiers, synthetic_nhs_number, synthetic_upn
 from portal.families.models import FamilyMember, Person
 from portal.gate import record_system
 from portal.organisations.models import User
+from referrals import states
 from referrals.framework import Framework
-from referrals.models import (
-    FamilyTold,
-    HouseholdRole,
-    NominatedPerson,
-    Nomination,
-    NominationEvent,
-    NominationEventKind,
-    NominationStatus,
-)
-from referrals.states import record_nominator_relationship
+from referrals.models import FamilyTold, HouseholdRole, NominatedPerson, Nomination, NominationEventKind
+from referrals.models import NominationStatus as S
 
-S = NominationStatus
 K = NominationEventKind
+R = HouseholdRole
 #: the demo's references; the first tells a second run that the demo nominations exist
 REFERENCES = ("SFN-DM2B7C", "SFN-DM3C8D", "SFN-DM4D9F", "SFN-DM5F2G", "SFN-DM6G3H")
 #: Kelly Brown, family SF-000101's first member, in ``portal.demo.families``
 KELLY_NHS_NUMBER = synthetic_nhs_number(1)
+TOLD = {"family_told": FamilyTold.TOLD_AND_NOTICE_GIVEN}
+
+
+@dataclass(frozen=True)
+class Said:
+    """A person as the nominator described them: born ``age`` years before this year on (month, day)."""
+
+    role: HouseholdRole
+    given: str
+    family: str
+    born: tuple[int, int, int] | None = None
+    #: which invented identifier: an NHS number, or a UPN for a pupil; None for neither
+    n: int | None = None
+    upn: bool = False
+    postcode: str | None = None
+    #: a known NHS number instead of an invented one (the person already known)
+    nhs: str | None = None
+
+
+@dataclass(frozen=True)
+class LaterEntry:
+    """A history entry after submission: by the council's coordinator, ``days_ago`` at ``hour``."""
+
+    kind: NominationEventKind
+    days_ago: int
+    hour: int
+    message: str
+    by_coordinator: bool = True
+
+
+@dataclass(frozen=True)
+class DemoNomination:
+    nominator: str  #: "school" or "gp"
+    status: S
+    days_ago: int
+    people: tuple[Said, ...]
+    answers: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None
+    later: tuple[LaterEntry, ...] = ()
+    #: decided this many days ago by the coordinator (accepted or not accepted)
+    decided_days_ago: int | None = None
+    #: belongs to Kelly Brown's family (linked to it, or accepted into it): written only when it exists
+    in_kelly_family: bool = False
+
+
+LINKED_MESSAGE = (
+    "This person is already known to the Supporting Families team: "
+    "your information has been added to the existing record."
+)
+
+#: Oakfield School: a draft half done, one waiting, one the council has a question about, one accepted;
+#: Riverside Medical Practice: a draft, one not accepted (with the reason), one linked to a known family
+DEMO = (
+    DemoNomination(
+        "school",
+        S.DRAFT,
+        0,
+        (Said(R.SUBJECT, "Ellis", "Morgan", (8, 5, 14), 1, upn=True, postcode="EX2 4PL"),),
+        {"concern": "Late most mornings since Easter."},
+    ),
+    DemoNomination(
+        "school",
+        S.SUBMITTED,
+        3,
+        (
+            Said(R.SUBJECT, "Noah", "Price", (9, 2, 3), 2, upn=True, postcode="EX3 1RD"),
+            Said(R.PARENT_CARER, "Jade", "Price", (31, 7, 22)),
+        ),
+        {
+            **TOLD,
+            "concern": "Attendance 82% this term; authorised absences for illness every week.",
+            "tried": "Two meetings with the parent; school nurse referral.",
+        },
+        reference=REFERENCES[0],
+    ),
+    DemoNomination(
+        "school",
+        S.MORE_INFORMATION_REQUESTED,
+        6,
+        (Said(R.SUBJECT, "Amelia", "Hart", (10, 11, 9), 3, upn=True, postcode="EX4 6JQ"),),
+        {
+            "family_told": FamilyTold.NOT_TOLD,
+            "not_told_reason": "Mum asked us to wait until the review.",
+            "concern": "Often hungry; falls asleep in class.",
+            "tried": "Breakfast club place offered.",
+        },
+        reference=REFERENCES[1],
+        later=(LaterEntry(K.INFORMATION_REQUESTED, 1, 15, "Has the family been offered an early help assessment?"),),
+    ),
+    DemoNomination("gp", S.DRAFT, 1, (Said(R.SUBJECT, "Owen", "Fletcher", (36, 3, 30), 4, postcode="EX1 3TT"),)),
+    DemoNomination(
+        "gp",
+        S.NOT_ACCEPTED,
+        20,
+        (Said(R.SUBJECT, "Lena", "Shaw", (29, 9, 1), 5, postcode="EX5 2AB"),),
+        {
+            **TOLD,
+            "concern": "Parent's depression poorly managed; children missing appointments.",
+            "tried": "Medication review; referral to talking therapies.",
+            "decision_reason": "The family already has a social worker: we have passed your concern on.",
+        },
+        reference=REFERENCES[2],
+        later=(
+            LaterEntry(
+                K.NOT_ACCEPTED, 12, 10, "The family already has a social worker: we have passed your concern on."
+            ),
+        ),
+        decided_days_ago=12,
+    ),
+    DemoNomination(
+        "gp",
+        S.LINKED,
+        9,
+        (Said(R.SUBJECT, "Kelly", "Brown", nhs=KELLY_NHS_NUMBER),),
+        {
+            **TOLD,
+            "concern": "Poorly controlled diabetes; the children do the shopping.",
+            "tried": "Diabetes reviews; two missed.",
+        },
+        reference=REFERENCES[3],
+        later=(LaterEntry(K.DUPLICATE_LINKED, 9, 10, LINKED_MESSAGE, by_coordinator=False),),
+        in_kelly_family=True,
+    ),
+    DemoNomination(
+        "school",
+        S.ACCEPTED,
+        30,
+        (Said(R.SUBJECT, "Tyler", "Brown", postcode="EX1 1AB"),),
+        {
+            **TOLD,
+            "concern": "Tyler's attendance fell to 78% in the spring term.",
+            "tried": "Attendance panel; a mentor.",
+        },
+        reference=REFERENCES[4],
+        later=(LaterEntry(K.ACCEPTED, 25, 10, "Thank you: the family is now supported by the programme."),),
+        decided_days_ago=25,
+        in_kelly_family=True,
+    ),
+)
+
+#: the route a partner of each kind uses: (organisation kind, the category it evidences)
+ROUTES = {"school": ("school", "education"), "gp": ("gp_practice", "health")}
 
 
 @dataclass
@@ -54,33 +195,78 @@ def _at(today: date, days_ago: int, hour: int = 10) -> datetime:
     return datetime.combine(today - timedelta(days=days_ago), time(hour, 0), UTC)
 
 
-def _person(
-    ordinal: int,
-    role: HouseholdRole,
-    given: str,
-    family: str,
-    born: date | None,
-    n: int | None,
-    *,
-    upn: bool = False,
-    postcode: str | None = None,
-) -> NominatedPerson:
-    nhs = synthetic_nhs_number(900_000 + n) if n is not None and not upn else None
-    pupil = synthetic_upn(8_000 + n) if n is not None and upn else None
+def _nominated(ordinal: int, said: Said, today: date) -> NominatedPerson:
+    nhs = said.nhs or (synthetic_nhs_number(900_000 + said.n) if said.n is not None and not said.upn else None)
+    pupil = synthetic_upn(8_000 + said.n) if said.n is not None and said.upn else None
+    born = date(today.year - said.born[0], said.born[1], said.born[2]) if said.born else None
     return NominatedPerson(
         ordinal=ordinal,
-        role=role,
-        given_name=given,
-        family_name=family,
+        role=said.role,
+        given_name=said.given,
+        family_name=said.family,
         date_of_birth=born,
         **indexed_identifiers(nhs, pupil),
-        postcode=postcode,
+        postcode=said.postcode,
     )
 
 
-def _route(framework: Framework, kind: str, category: str) -> tuple[str, str]:
-    route = next(r for r in framework.routes_for(kind) if r.category == category)
-    return route.key, route.category
+@dataclass(frozen=True)
+class _Context:
+    framework: Framework
+    today: date
+    users: dict[str, User]
+    coordinator: User
+    kelly_family: uuid.UUID | None
+
+
+def _write(session: Session, c: _Context, spec: DemoNomination) -> Nomination:
+    """One demo nomination as the journey (and the council) left it, with its history."""
+    user = c.users[spec.nominator]
+    route = next(
+        r for r in c.framework.routes_for(ROUTES[spec.nominator][0]) if r.category == ROUTES[spec.nominator][1]
+    )
+    created = _at(c.today, spec.days_ago + 1)
+    submitted = _at(c.today, spec.days_ago) if spec.status is not S.DRAFT else None
+    decided = _at(c.today, spec.decided_days_ago) if spec.decided_days_ago is not None else None
+    nomination = Nomination(
+        id=uuid.uuid4(),
+        status=spec.status,
+        version=3,
+        framework_key=c.framework.key,
+        framework_version=c.framework.version,
+        route_key=route.key,
+        category=route.category,
+        organisation_id=user.organisation_id,
+        nominator_id=user.id,
+        no_immediate_risk=True,
+        created_at=created,
+        updated_at=submitted or created,
+        submitted_at=submitted,
+        nominator_seen_at=submitted,
+        reference=spec.reference,
+        family_id=c.kelly_family if spec.in_kelly_family else None,
+        decided_at=decided,
+        decided_by_id=c.coordinator.id if decided else None,
+        people=[_nominated(ordinal, said, c.today) for ordinal, said in enumerate(spec.people)],
+        **spec.answers,
+    )
+    session.add(nomination)
+    session.flush()
+    if submitted:
+        states.add_event(
+            session, nomination.id, K.SUBMITTED, actor_id=user.id, at=submitted, shared_with_nominator=True
+        )
+    for entry in spec.later:
+        states.add_event(
+            session,
+            nomination.id,
+            entry.kind,
+            actor_id=c.coordinator.id if entry.by_coordinator else user.id,
+            at=_at(c.today, entry.days_ago, entry.hour),
+            message=entry.message,
+            shared_with_nominator=True,
+        )
+    return nomination
 
 
 def seed_demo_nominations(session: Session, framework: Framework, today: date) -> DemoNominations:
@@ -99,191 +285,21 @@ def seed_demo_nominations(session: Session, framework: Framework, today: date) -
     school, gp = users.get("school.practitioner"), users.get("gp.practitioner")
     if school is None or gp is None or coordinator is None:
         return DemoNominations()
-    attendance = _route(framework, "school", "education")
-    health = _route(framework, "gp_practice", "health")
-    born = today.year
-
-    def nomination(user: User, route: tuple[str, str], status: NominationStatus, days_ago: int, **values) -> Nomination:
-        created = _at(today, days_ago + 1)
-        submitted = _at(today, days_ago) if status is not S.DRAFT else None
-        row = Nomination(
-            id=uuid.uuid4(),
-            status=status,
-            version=3,
-            framework_key=framework.key,
-            framework_version=framework.version,
-            route_key=route[0],
-            category=route[1],
-            organisation_id=user.organisation_id,
-            nominator_id=user.id,
-            no_immediate_risk=True,
-            created_at=created,
-            updated_at=submitted or created,
-            submitted_at=submitted,
-            nominator_seen_at=submitted,
-            **values,
-        )
-        if submitted:
-            row.events.append(
-                NominationEvent(actor_id=user.id, kind=K.SUBMITTED, at=submitted, shared_with_nominator=True)
-            )
-        session.add(row)
-        return row
-
-    told = {"family_told": FamilyTold.TOLD_AND_NOTICE_GIVEN}
-    written: list[Nomination] = []
-
-    # Oakfield School: a draft half done, one waiting, one the council has a question about, one accepted
-    draft = nomination(school, attendance, S.DRAFT, 0, concern="Late most mornings since Easter.")
-    draft.people = [
-        _person(0, HouseholdRole.SUBJECT, "Ellis", "Morgan", date(born - 8, 5, 14), 1, upn=True, postcode="EX2 4PL")
-    ]
-    written.append(draft)
-
-    waiting = nomination(
-        school,
-        attendance,
-        S.SUBMITTED,
-        3,
-        reference=REFERENCES[0],
-        **told,
-        concern="Attendance 82% this term; authorised absences for illness every week.",
-        tried="Two meetings with the parent; school nurse referral.",
-    )
-    waiting.people = [
-        _person(0, HouseholdRole.SUBJECT, "Noah", "Price", date(born - 9, 2, 3), 2, upn=True, postcode="EX3 1RD"),
-        _person(1, HouseholdRole.PARENT_CARER, "Jade", "Price", date(born - 31, 7, 22), None),
-    ]
-    written.append(waiting)
-
-    question = nomination(
-        school,
-        attendance,
-        S.MORE_INFORMATION_REQUESTED,
-        6,
-        reference=REFERENCES[1],
-        family_told=FamilyTold.NOT_TOLD,
-        not_told_reason="Mum asked us to wait until the review.",
-        concern="Often hungry; falls asleep in class.",
-        tried="Breakfast club place offered.",
-    )
-    question.people = [
-        _person(0, HouseholdRole.SUBJECT, "Amelia", "Hart", date(born - 10, 11, 9), 3, upn=True, postcode="EX4 6JQ")
-    ]
-    question.events.append(
-        NominationEvent(
-            actor_id=coordinator.id,
-            kind=K.INFORMATION_REQUESTED,
-            at=_at(today, 1, 15),
-            shared_with_nominator=True,
-            message="Has the family been offered an early help assessment?",
-        )
-    )
-    written.append(question)
-
-    # Riverside Medical Practice: a draft, one not accepted (with the reason), one linked to a known family
-    gp_draft = nomination(gp, health, S.DRAFT, 1)
-    gp_draft.people = [
-        _person(0, HouseholdRole.SUBJECT, "Owen", "Fletcher", date(born - 36, 3, 30), 4, postcode="EX1 3TT")
-    ]
-    written.append(gp_draft)
-
-    declined = nomination(
-        gp,
-        health,
-        S.NOT_ACCEPTED,
-        20,
-        reference=REFERENCES[2],
-        **told,
-        concern="Parent's depression poorly managed; children missing appointments.",
-        tried="Medication review; referral to talking therapies.",
-        decided_at=_at(today, 12),
-        decided_by_id=coordinator.id,
-        decision_reason="The family already has a social worker: we have passed your concern on.",
-    )
-    declined.people = [_person(0, HouseholdRole.SUBJECT, "Lena", "Shaw", date(born - 29, 9, 1), 5, postcode="EX5 2AB")]
-    declined.events.append(
-        NominationEvent(
-            actor_id=coordinator.id,
-            kind=K.NOT_ACCEPTED,
-            at=_at(today, 12),
-            shared_with_nominator=True,
-            message=declined.decision_reason,
-        )
-    )
-    written.append(declined)
-
     kelly = session.execute(
         select(Person.id, FamilyMember.family_id)
         .join(FamilyMember, FamilyMember.person_id == Person.id)
         .where(Person.nhs_number_index == blind_index("nhs_number", KELLY_NHS_NUMBER))
     ).first()
-    subjects: list[SubjectRef] = []
-    if kelly is not None:
-        linked = nomination(
-            gp,
-            health,
-            S.LINKED,
-            9,
-            reference=REFERENCES[3],
-            family_id=kelly.family_id,
-            **told,
-            concern="Poorly controlled diabetes; the children do the shopping.",
-            tried="Diabetes reviews; two missed.",
-        )
-        linked.people = [
-            NominatedPerson(
-                ordinal=0,
-                role=HouseholdRole.SUBJECT,
-                given_name="Kelly",
-                family_name="Brown",
-                **indexed_identifiers(KELLY_NHS_NUMBER, None),
-            )
-        ]
-        linked.events.append(
-            NominationEvent(
-                actor_id=gp.id,
-                kind=K.DUPLICATE_LINKED,
-                at=_at(today, 9),
-                shared_with_nominator=True,
-                message="This person is already known to the Supporting Families team: "
-                "your information has been added to the existing record.",
-            )
-        )
-        written.append(linked)
-        accepted = nomination(
-            school,
-            attendance,
-            S.ACCEPTED,
-            30,
-            reference=REFERENCES[4],
-            family_id=kelly.family_id,
-            **told,
-            concern="Tyler's attendance fell to 78% in the spring term.",
-            tried="Attendance panel; a mentor.",
-            decided_at=_at(today, 25),
-            decided_by_id=coordinator.id,
-        )
-        accepted.people = [_person(0, HouseholdRole.SUBJECT, "Tyler", "Brown", None, None, postcode="EX1 1AB")]
-        accepted.events.append(
-            NominationEvent(
-                actor_id=coordinator.id,
-                kind=K.ACCEPTED,
-                at=_at(today, 25),
-                shared_with_nominator=True,
-                message="Thank you: the family is now supported by the programme.",
-            )
-        )
-        written.append(accepted)
-        session.flush()
-        record_nominator_relationship(session, organisation_id=gp.organisation_id, person_id=kelly.id, on=today)
-        subjects = [SubjectRef(family_id=kelly.family_id, categories=("education", "health"))]
-    session.flush()
-    if subjects:
-        record_system(
-            session,
-            EventType.DEMO_DATA_SEEDED,
-            subjects,
-            {"source": "seed-demo", "what": "nominations", "rows": str(len(written))},
-        )
+    c = _Context(framework, today, {"school": school, "gp": gp}, coordinator, kelly.family_id if kelly else None)
+    written = [_write(session, c, spec) for spec in DEMO if kelly is not None or not spec.in_kelly_family]
+    if kelly is None:
+        return DemoNominations(nominations=len(written), subjects=[])
+    records.record_relationship(session, organisation_id=gp.organisation_id, person_id=kelly.id, on=today)
+    subjects = [SubjectRef(family_id=kelly.family_id, categories=("education", "health"))]
+    record_system(
+        session,
+        EventType.DEMO_DATA_SEEDED,
+        subjects,
+        {"source": "seed-demo", "what": "nominations", "rows": str(len(written))},
+    )
     return DemoNominations(nominations=len(written), subjects=subjects)

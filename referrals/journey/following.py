@@ -48,7 +48,7 @@ def give_information(
             session, nomination_id, version=version, actor_id=ctx.user_id, message=message, at=ctx.at
         )
     except states.NominationConflict as exc:
-        raise StalePage(nomination_id, exc.status) from None
+        raise StalePage(nomination_id, exc.found) from None
     gate.record(session, ctx, EventType.NOMINATION_ANSWERED, permit, family_seen(facts.family_id), detail=detail)
     _mark_seen(session, ctx, nomination_id)
 
@@ -134,6 +134,44 @@ def unseen_updates(session: Session, user_id: uuid.UUID) -> list[Update]:
 LIST_LIMIT = 500
 
 
+def _list_columns(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The listed nominations' columns: the answers (concern, what was tried...) only as whether they are
+    there, so a list decrypts none of them."""
+    return {
+        r.id: r
+        for r in session.execute(
+            select(
+                Nomination.id,
+                Nomination.reference,
+                Nomination.status,
+                Nomination.framework_key,
+                Nomination.route_key,
+                Nomination.submitted_at,
+                Nomination.created_at,
+                Nomination.decision_reason,
+                Nomination.nominator_id,
+                Nomination.no_immediate_risk,
+                Nomination.concern.is_not(None).label("has_concern"),
+                Nomination.tried.is_not(None).label("has_tried"),
+                Nomination.family_told,
+                Nomination.not_told_reason.is_not(None).label("has_reason"),
+            ).where(Nomination.id.in_(ids))
+        )
+    }
+
+
+def _subject_names(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """nomination -> the name of the person the concern is about (the only names a list shows)."""
+    return {
+        nomination_id: f"{given} {family}"
+        for nomination_id, given, family in session.execute(
+            select(NominatedPerson.nomination_id, NominatedPerson.given_name, NominatedPerson.family_name).where(
+                NominatedPerson.nomination_id.in_(ids), NominatedPerson.ordinal == 0
+            )
+        )
+    }
+
+
 def list_nominations(session: Session, ctx: AccessContext, framework: Framework) -> list[ListItem]:
     """ "Your nominations": the organisation's nominations that have been sent, and the user's own drafts,
     newest first, with whether each of the user's own has changed since they last looked.
@@ -160,55 +198,24 @@ def list_nominations(session: Session, ctx: AccessContext, framework: Framework)
     if not ids:
         return []
     updated = _updated_ids(session, ctx.user_id, ids)
-    # columns only: the answers (concern, what was tried...) are not decrypted for a list
-    rows = {
-        r.id: r
-        for r in session.execute(
-            select(
-                Nomination.id,
-                Nomination.reference,
-                Nomination.status,
-                Nomination.framework_key,
-                Nomination.route_key,
-                Nomination.submitted_at,
-                Nomination.created_at,
-                Nomination.decision_reason,
-                Nomination.nominator_id,
-                Nomination.no_immediate_risk,
-                Nomination.concern.is_not(None).label("has_concern"),
-                Nomination.tried.is_not(None).label("has_tried"),
-                Nomination.family_told,
-                Nomination.not_told_reason.is_not(None).label("has_reason"),
-            ).where(Nomination.id.in_(ids))
+    rows = _list_columns(session, ids)
+    subjects = _subject_names(session, ids)
+    return [
+        ListItem(
+            id=r.id,
+            reference=r.reference,
+            person_name=subjects.get(r.id),
+            route_title=route_title(framework, r.framework_key, r.route_key),
+            on=(r.submitted_at or r.created_at).date(),
+            status=r.status.value,
+            status_label=r.status.label,
+            decision_reason=r.decision_reason if r.status is S.NOT_ACCEPTED else None,
+            mine=r.nominator_id == ctx.user_id,
+            updated=r.id in updated,
+            continue_page=_continue_page(r, r.id in subjects) if r.status is S.DRAFT else "",
         )
-    }
-    subjects = {
-        nomination_id: f"{given} {family}"
-        for nomination_id, given, family in session.execute(
-            select(NominatedPerson.nomination_id, NominatedPerson.given_name, NominatedPerson.family_name).where(
-                NominatedPerson.nomination_id.in_(ids), NominatedPerson.ordinal == 0
-            )
-        )
-    }
-    items = []
-    for nomination_id in ids:
-        r = rows[nomination_id]
-        items.append(
-            ListItem(
-                id=r.id,
-                reference=r.reference,
-                person_name=subjects.get(nomination_id),
-                route_title=route_title(framework, r.framework_key, r.route_key),
-                on=(r.submitted_at or r.created_at).date(),
-                status=r.status.value,
-                status_label=r.status.label,
-                decision_reason=r.decision_reason if r.status is S.NOT_ACCEPTED else None,
-                mine=r.nominator_id == ctx.user_id,
-                updated=r.id in updated,
-                continue_page=_continue_page(r, nomination_id in subjects) if r.status is S.DRAFT else "",
-            )
-        )
-    return items
+        for r in (rows[nomination_id] for nomination_id in ids)
+    ]
 
 
 def _continue_page(row: Any, has_subject: bool) -> str:

@@ -107,8 +107,8 @@ def change_draft(session: Session, ctx: AccessContext, nomination_id: uuid.UUID,
         raise NotADraft(nomination_id, facts.status, facts.reference)
     try:
         states.claim(session, nomination_id, statuses={S.DRAFT}, at=ctx.at)
-    except states.WrongStatus as exc:  # sent by another tab between the two statements
-        raise NotADraft(nomination_id, exc.status, exc.reference) from None
+    except states.NominationConflict as exc:  # sent by another tab between the two statements
+        raise NotADraft(nomination_id, exc.found, exc.reference) from None
     gate.record(session, ctx, EventType.NOMINATION_DRAFT_SAVED, permit, detail=detail)
     nomination = session.get(Nomination, nomination_id, populate_existing=True)
     assert nomination is not None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal import gate
 from portal.access_log.events import EventType
+from portal.families import records
 from portal.gate import AccessContext, NominationSending
 from referrals import states
 from referrals.duplicates import Described, Duplicate, MatchedBy, find_duplicate
@@ -38,6 +39,68 @@ def _new_reference(session: Session) -> str:
     raise RuntimeError("could not find an unused nomination reference")  # 28^6 = 481 million: never
 
 
+def _take_draft(
+    session: Session, ctx: AccessContext, framework: Framework, nomination_id: uuid.UUID, version: int
+) -> Nomination:
+    """Take the draft at the version the check-answers page showed (compare-and-swap) and check that
+    every answer is there.
+
+    Raises:
+        AlreadySubmitted: it was sent already (a double submit, a replayed POST).
+        StaleDraft: it changed after the page was shown (another tab).
+        Incomplete: an answer is missing.
+    """
+    try:
+        states.claim(session, nomination_id, statuses={S.DRAFT}, at=ctx.at, version=version)
+    except states.NominationConflict as exc:
+        if exc.moved_on:
+            raise AlreadySubmitted(nomination_id, exc.found, exc.reference) from None
+        raise StaleDraft(nomination_id) from None
+    nomination = session.get(Nomination, nomination_id, populate_existing=True)
+    assert nomination is not None
+    problems = missing_answers(load_view(session, ctx, framework, nomination), framework, ctx.organisation_kind)
+    if problems:
+        raise Incomplete(problems)
+    return nomination
+
+
+def _send(
+    session: Session,
+    ctx: AccessContext,
+    framework: Framework,
+    nomination_id: uuid.UUID,
+    category: str,
+    duplicate: Duplicate | None,
+) -> str:
+    """Move the draft to submitted (or linked, to the record its person is already known in) with its new
+    reference, and add the history: "submitted", and for a duplicate the notes on both nominations.
+    The draft is already taken (``_take_draft``), so this cannot conflict. Returns the reference."""
+    reference = _new_reference(session)
+    values = {
+        "reference": reference,
+        "submitted_at": ctx.at,
+        "nominator_seen_at": ctx.at,  # the nominator sees the outcome on the confirmation page
+        "category": category,
+        "framework_key": framework.key,
+        "framework_version": framework.version,
+    }
+    if duplicate is not None:
+        values |= {"linked_to_id": duplicate.nomination_id, "family_id": duplicate.family_id}
+    to = S.LINKED if duplicate else S.SUBMITTED
+    states.move(session, nomination_id, to, at=ctx.at, sources={S.DRAFT}, values=values)
+    states.add_event(
+        session,
+        nomination_id,
+        NominationEventKind.SUBMITTED,
+        actor_id=ctx.user_id,
+        at=ctx.at,
+        shared_with_nominator=True,
+    )
+    if duplicate is not None:
+        _link(session, ctx, nomination_id, reference, duplicate)
+    return reference
+
+
 def submit_nomination(
     session: Session, ctx: AccessContext, framework: Framework, nomination_id: uuid.UUID, *, version: int
 ) -> Submitted:
@@ -64,56 +127,22 @@ def submit_nomination(
     authorise_access(
         session, ctx, facts, EventType.NOMINATION_SUBMITTED, {"nomination_id": str(nomination_id), "route": ""}
     )
-    try:
-        states.claim(session, nomination_id, statuses={S.DRAFT}, at=ctx.at, version=version)
-    except states.WrongStatus as exc:
-        raise AlreadySubmitted(nomination_id, exc.status, exc.reference) from None
-    except states.StaleNomination:
-        raise StaleDraft(nomination_id) from None
-    nomination = session.get(Nomination, nomination_id, populate_existing=True)
-    assert nomination is not None
-    problems = missing_answers(load_view(session, ctx, framework, nomination), framework, ctx.organisation_kind)
-    if problems:
-        raise Incomplete(problems)
+    nomination = _take_draft(session, ctx, framework, nomination_id, version)
     route = framework.route(nomination.route_key)
     detail = {"nomination_id": str(nomination_id), "route": route.key}
     sharing = gate.authorise(
         session, ctx, NominationSending(route_facts(route)), attempted=EventType.NOMINATION_SUBMITTED, detail=detail
     )
-
     duplicate = find_duplicate(
         session, [Described.of(p) for p in nomination.people], on=ctx.today, exclude_nomination_id=nomination_id
     )
-    reference = _new_reference(session)
-    values = {
-        "reference": reference,
-        "submitted_at": ctx.at,
-        "nominator_seen_at": ctx.at,  # the nominator sees the outcome on the confirmation page
-        "category": route.category,
-        "framework_key": framework.key,
-        "framework_version": framework.version,
-    }
-    family_id = None
-    if duplicate is not None:
-        family_id = duplicate.family_id
-        values |= {"linked_to_id": duplicate.nomination_id, "family_id": family_id}
-    states.move(session, nomination_id, S.LINKED if duplicate else S.SUBMITTED, at=ctx.at, values=values)
-    states.add_event(
-        session,
-        nomination_id,
-        NominationEventKind.SUBMITTED,
-        actor_id=ctx.user_id,
-        at=ctx.at,
-        shared_with_nominator=True,
-    )
-    if duplicate is not None:
-        _link(session, ctx, nomination_id, reference, duplicate)
+    reference = _send(session, ctx, framework, nomination_id, route.category, duplicate)
     gate.record(
         session,
         ctx,
         EventType.NOMINATION_SUBMITTED,
         sharing,
-        family_seen(family_id),
+        family_seen(duplicate.family_id if duplicate else None),
         detail={**detail, "outcome": "linked" if duplicate else "submitted"},
     )
     return Submitted(nomination_id, reference, duplicate is not None, duplicate)
@@ -143,7 +172,7 @@ def _link(session: Session, ctx: AccessContext, nomination_id: uuid.UUID, refere
             shared_with_nominator=False,
         )
     if duplicate.person_id is not None and duplicate.matched_by.exact:
-        states.record_nominator_relationship(
+        records.record_relationship(
             session, organisation_id=ctx.organisation_id, person_id=duplicate.person_id, on=ctx.today
         )
 

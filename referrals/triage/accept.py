@@ -1,12 +1,13 @@
 """Accepting a nomination: the family (new, existing, or the one a linked nomination belongs to), the
-people (known people reused, new people created encrypted with their keys) and the criteria each meets."""
+people (known people reused, new people recorded by ``portal.families.records``) and the criteria each
+meets. The move to accepted is the state machine's (``core.council_move``); the family's rows are
+written by their own domain's writers."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,31 +17,19 @@ from sqlalchemy.orm import Session
 
 from portal import gate
 from portal.access_log.events import EventType
-from portal.families.identifiers import indexed_identifiers
+from portal.families import records
 from portal.families.models import Family, FamilyMember, FamilyStatus, MemberRole, Person
 from portal.gate import AccessContext, Seen
-from referrals import notifications
 from referrals.framework import Criterion, Framework
-from referrals.matching import fill_blocking_keys
-from referrals.models import (
-    HouseholdRole,
-    MatchStatus,
-    NominatedPerson,
-    Nomination,
-    NominationEventKind,
-    NominationStatus,
-)
-from referrals.states import record_nominator_relationship
+from referrals.models import HouseholdRole, MatchStatus, NominatedPerson, Nomination, NominationStatus
 from referrals.triage.core import (
     FamilyProblem,
     State,
     TriageError,
-    add_event,
-    advance,
     authorise,
+    council_move,
     known_with_identifiers,
     load_state,
-    nomination_for_update,
 )
 from referrals.triage.models import CriterionMet, EvidenceSource
 from sharing_protocols import policy
@@ -96,16 +85,14 @@ def member_role(person: NominatedPerson, today: date) -> MemberRole:
     return MemberRole.CHILD if person.upn else MemberRole.PARENT_CARER
 
 
-def new_family_reference(session: Session) -> str:
-    """A family reference no family has yet (SF- and six digits, as partners quote them)."""
-    for _ in range(20):
-        reference = f"SF-{secrets.randbelow(900_000) + 100_000:06d}"
-        if session.scalar(select(Family.id).where(Family.reference == reference)) is None:
-            return reference
-    raise RuntimeError("could not find a free family reference")  # 20 collisions in a million: not by chance
+def _resolve_family(session: Session, state: State, choice: FamilyChoice, today: date) -> uuid.UUID:
+    """The family the people will join: an open one chosen (or the one a linked nomination must join),
+    or a new one attached today. Nothing is written before every check has passed.
 
-
-def _resolve_family(session: Session, state: State, choice: FamilyChoice, today: date) -> Family:
+    Raises:
+        FamilyProblem: a new family for people already known, no family chosen, no such family, a
+            closed one, or not the family a linked nomination belongs to.
+    """
     linked = linked_family_id(session, state)
     if choice.new:
         if linked is not None or state.linked:
@@ -113,9 +100,7 @@ def _resolve_family(session: Session, state: State, choice: FamilyChoice, today:
                 "These people are already known to the programme: add them to their existing family, not a new one.",
                 field="family",
             )
-        family = Family(reference=new_family_reference(session), attached_on=today, status=FamilyStatus.OPEN)
-        session.add(family)
-        return family
+        return records.create_family(session, reference=records.new_family_reference(session), attached_on=today).id
     if choice.family_id is not None:
         family = session.get(Family, choice.family_id)
     elif choice.reference:
@@ -128,7 +113,156 @@ def _resolve_family(session: Session, state: State, choice: FamilyChoice, today:
         raise FamilyProblem(f"Family {family.reference} is closed: choose an open family.", field="family")
     if linked is not None and family.id != linked:
         raise FamilyProblem("This nomination is linked to an existing family: add the people to it.", field="family")
-    return family
+    return family.id
+
+
+def _nominated(session: Session, state: State) -> Sequence[NominatedPerson]:
+    return session.scalars(
+        select(NominatedPerson).where(NominatedPerson.nomination_id == state.id).order_by(NominatedPerson.ordinal)
+    ).all()
+
+
+def _chosen_criteria(
+    framework: Framework, people: Sequence[NominatedPerson], criteria: Mapping[uuid.UUID, Collection[str]]
+) -> dict[uuid.UUID, set[str]]:
+    """The criteria ticked per nominated person, checked against the people and the framework.
+
+    Raises:
+        TriageError: a match not reviewed, criteria for someone not in the nomination, a key that is not
+            the framework's, or no criterion at all.
+    """
+    unreviewed = [f"{p.given_name} {p.family_name}" for p in people if p.match_status == MatchStatus.UNREVIEWED]
+    if unreviewed:
+        raise TriageError(
+            f"Confirm or reject the matches for {', '.join(unreviewed)} before accepting the nomination.",
+            field="family",
+        )
+    chosen = {pid: set(keys) for pid, keys in criteria.items() if keys}
+    if set(chosen) - {p.id for p in people}:
+        raise TriageError("Criteria were given for someone who is not in this nomination.", field="family")
+    unknown = set().union(*chosen.values()) - {c.key for c in framework.criteria} if chosen else set()
+    if unknown:
+        raise TriageError(f"Not criteria of {framework.name}: {', '.join(sorted(unknown))}.", field="family")
+    if not chosen:
+        first = people[0].id.hex if people else "family"
+        raise TriageError(
+            "Choose at least one criterion the nomination shows someone meets.", field=f"criteria_{first}"
+        )
+    return chosen
+
+
+def _check_people(session: Session, people: Sequence[NominatedPerson]) -> None:
+    """Nobody known twice, and no new person with an identifier someone known already has.
+
+    Raises:
+        TriageError: two people matched to one known person, or a new person's NHS number or UPN known.
+    """
+    confirmed = [p.person_id for p in people if p.person_id]
+    if len(confirmed) != len(set(confirmed)):
+        raise TriageError("Two people in the nomination are matched to the same known person.", field="family")
+    if known_with_identifiers(session, [p for p in people if p.match_status == MatchStatus.NEW_PERSON]):
+        raise TriageError(
+            "Someone already known has the same NHS number or UPN as a person marked as new: review that match.",
+            field="family",
+        )
+
+
+def _new_person(session: Session, nominated: NominatedPerson) -> uuid.UUID:
+    """Record a nominated person nobody known matches, as ``portal.families`` writes people."""
+    try:
+        person = records.add_person(
+            session,
+            given_name=nominated.given_name,
+            family_name=nominated.family_name,
+            date_of_birth=nominated.date_of_birth,
+            postcode=nominated.postcode,
+            nhs_number=nominated.nhs_number,
+            upn=nominated.upn,
+        )
+    except IntegrityError:
+        # someone with the same NHS number or UPN was recorded by another request meanwhile; the view
+        # rolls the whole acceptance back
+        raise TriageError(
+            "Someone with the same NHS number or UPN has just been recorded: review the matches again.",
+            field="family",
+        ) from None
+    return person.id
+
+
+def _record_criteria(
+    session: Session,
+    ctx: AccessContext,
+    state: State,
+    framework: Framework,
+    family_id: uuid.UUID,
+    nominated: NominatedPerson,
+    keys: Collection[str],
+) -> set[str]:
+    """Record the criteria this person meets (the route's own, for the person the concern is about, as
+    evidenced by the nomination); returns their data categories."""
+    route = next((r for r in framework.routes if r.key == state.route_key), None)
+    categories = set()
+    for key in sorted(keys):
+        criterion = framework.criterion(key)
+        from_route = route is not None and key == route.criterion and nominated.ordinal == 0
+        session.add(
+            CriterionMet(
+                family_id=family_id,
+                person_id=nominated.person_id,
+                framework_key=framework.key,
+                framework_version=framework.version,
+                criterion_key=key,
+                category=criterion.category,
+                indicator_key=route.indicator if from_route and route else None,
+                source=EvidenceSource.NOMINATION if from_route else EvidenceSource.COORDINATOR,
+                nomination_id=state.id,
+                recorded_by_id=ctx.user_id,
+                recorded_at=ctx.at,
+            )
+        )
+        categories.add(criterion.category)
+    return categories
+
+
+def _attach(
+    session: Session,
+    ctx: AccessContext,
+    state: State,
+    framework: Framework,
+    family_id: uuid.UUID,
+    people: Sequence[NominatedPerson],
+    chosen: Mapping[uuid.UUID, Collection[str]],
+) -> tuple[list[Seen], int]:
+    """Make each nominated person a member of the family (a new person where nobody known matched),
+    with the criteria they meet; returns what the log records as shown, and how many people are new."""
+    members = set(session.scalars(select(FamilyMember.person_id).where(FamilyMember.family_id == family_id)))
+    new_people = 0
+    shown = []
+    for nominated in people:
+        if nominated.person_id is None:
+            nominated.person_id = _new_person(session, nominated)
+            new_people += 1
+        if nominated.person_id not in members:
+            role = member_role(nominated, ctx.today)
+            records.add_member(
+                session, family_id=family_id, person_id=nominated.person_id, role=role, joined_on=ctx.today
+            )
+            members.add(nominated.person_id)
+        keys = chosen.get(nominated.id, ())
+        categories = _record_criteria(session, ctx, state, framework, family_id, nominated, keys)
+        shown.append(Seen(nominated.person_id, family_id, policy.Tier.DETAIL, categories))
+    # the nominating organisation follows what became of its nomination (never the family's flags:
+    # policy.NO_FLAG_RELATIONSHIPS), so each person it nominated is recorded as nominated by it
+    for nominated in people:
+        if nominated.person_id is not None:
+            records.record_relationship(
+                session, organisation_id=state.organisation_id, person_id=nominated.person_id, on=ctx.today
+            )
+    return shown, new_people
+
+
+#: what the nominator is told (their banner and "Your nominations" say so), in words that name no family
+ACCEPTED_MESSAGE = "The council has accepted this nomination: the family will be offered support."
 
 
 def accept_nomination(
@@ -144,9 +278,10 @@ def accept_nomination(
     """Accept a nomination: attach its people to a family and record the criteria each meets; flush only.
 
     Every nominated person's match must have been reviewed: a confirmed match joins the family as the
-    known person, "no match" creates a new person (encrypted, with blind indexes and blocking keys).
-    ``criteria`` maps nominated person ids to the framework's criterion keys the coordinator ticked; the
-    route's own criterion for the person the concern is about is recorded as evidenced by the nomination.
+    known person, "no match" creates a new person (``portal.families.records.add_person``: encrypted,
+    with blind indexes and blocking keys). ``criteria`` maps nominated person ids to the framework's
+    criterion keys the coordinator ticked; the route's own criterion for the person the concern is about
+    is recorded as evidenced by the nomination.
 
     Returns:
         The family's id.
@@ -158,120 +293,14 @@ def accept_nomination(
             them (FamilyProblem), or an identifier already known.
     """
     state, permit = authorise(session, ctx, TriageAction.ACCEPT_NOMINATION, nomination_id, EventType.NOMINATION_DECIDED)
-    people = session.scalars(
-        select(NominatedPerson).where(NominatedPerson.nomination_id == state.id).order_by(NominatedPerson.ordinal)
-    ).all()
-    unreviewed = [f"{p.given_name} {p.family_name}" for p in people if p.match_status == MatchStatus.UNREVIEWED]
-    if unreviewed:
-        raise TriageError(
-            f"Confirm or reject the matches for {', '.join(unreviewed)} before accepting the nomination.",
-            field="family",
-        )
-    known_keys = {c.key for c in framework.criteria}
-    chosen = {pid: set(keys) for pid, keys in criteria.items() if keys}
-    if set(chosen) - {p.id for p in people}:
-        raise TriageError("Criteria were given for someone who is not in this nomination.", field="family")
-    unknown = set().union(*chosen.values()) - known_keys if chosen else set()
-    if unknown:
-        raise TriageError(f"Not criteria of {framework.name}: {', '.join(sorted(unknown))}.", field="family")
-    if not chosen:
-        first = people[0].id.hex if people else "family"
-        raise TriageError(
-            "Choose at least one criterion the nomination shows someone meets.", field=f"criteria_{first}"
-        )
-    confirmed = [p.person_id for p in people if p.person_id]
-    if len(confirmed) != len(set(confirmed)):
-        raise TriageError("Two people in the nomination are matched to the same known person.", field="family")
-    clash = known_with_identifiers(session, [p for p in people if p.match_status == MatchStatus.NEW_PERSON])
-    if clash:
-        raise TriageError(
-            "Someone already known has the same NHS number or UPN as a person marked as new: review that match.",
-            field="family",
-        )
-    target = _resolve_family(session, state, family, ctx.today)
-    advance(session, ctx, state, version)
-
-    session.flush()  # the family's id
-    route = next((r for r in framework.routes if r.key == state.route_key), None)
-    members = set(session.scalars(select(FamilyMember.person_id).where(FamilyMember.family_id == target.id)))
-    new_people = 0
-    shown = []
-    for nominated in people:
-        if nominated.person_id is None:
-            person = Person(
-                **indexed_identifiers(nominated.nhs_number, nominated.upn),
-                given_name=nominated.given_name,
-                family_name=nominated.family_name,
-                date_of_birth=nominated.date_of_birth,
-                postcode=nominated.postcode,
-            )
-            fill_blocking_keys(person)
-            session.add(person)
-            try:
-                session.flush()
-            except IntegrityError:
-                # someone with the same NHS number or UPN was recorded by another request meanwhile; the
-                # view rolls the whole acceptance back
-                raise TriageError(
-                    "Someone with the same NHS number or UPN has just been recorded: review the matches again.",
-                    field="family",
-                ) from None
-            nominated.person_id = person.id
-            new_people += 1
-        if nominated.person_id not in members:
-            session.add(
-                FamilyMember(
-                    family_id=target.id,
-                    person_id=nominated.person_id,
-                    role=member_role(nominated, ctx.today),
-                    joined_on=ctx.today,
-                )
-            )
-            members.add(nominated.person_id)
-        categories = set()
-        for key in sorted(chosen.get(nominated.id, ())):
-            criterion = framework.criterion(key)
-            from_route = route is not None and key == route.criterion and nominated.ordinal == 0
-            session.add(
-                CriterionMet(
-                    family_id=target.id,
-                    person_id=nominated.person_id,
-                    framework_key=framework.key,
-                    framework_version=framework.version,
-                    criterion_key=key,
-                    category=criterion.category,
-                    indicator_key=route.indicator if from_route and route else None,
-                    source=EvidenceSource.NOMINATION if from_route else EvidenceSource.COORDINATOR,
-                    nomination_id=state.id,
-                    recorded_by_id=ctx.user_id,
-                    recorded_at=ctx.at,
-                )
-            )
-            categories.add(criterion.category)
-        shown.append(Seen(nominated.person_id, target.id, policy.Tier.DETAIL, categories))
-    nomination = nomination_for_update(session, state)
-    # the nominating organisation follows what became of its nomination (never the family's flags:
-    # policy.NO_FLAG_RELATIONSHIPS), so each person it nominated is recorded as nominated by it
-    for nominated in people:
-        if nominated.person_id is not None:
-            record_nominator_relationship(
-                session, organisation_id=nomination.organisation_id, person_id=nominated.person_id, on=ctx.today
-            )
-    nomination.status = NominationStatus.ACCEPTED
-    nomination.decided_at = ctx.at
-    nomination.decided_by_id = ctx.user_id
-    nomination.family_id = target.id
-    # shared with the nominator (their banner and "Your nominations" say so), in words that name no family
-    add_event(
-        session,
-        ctx,
-        state,
-        NominationEventKind.ACCEPTED,
-        "The council has accepted this nomination: the family will be offered support.",
-        shared=True,
-    )
+    people = _nominated(session, state)
+    chosen = _chosen_criteria(framework, people, criteria)
+    _check_people(session, people)
+    family_id = _resolve_family(session, state, family, ctx.today)
+    decided = {"family_id": family_id, "decided_at": ctx.at, "decided_by_id": ctx.user_id}
+    council_move(session, ctx, state, NominationStatus.ACCEPTED, version, ACCEPTED_MESSAGE, **decided)
+    shown, new_people = _attach(session, ctx, state, framework, family_id, people, chosen)
     session.flush()
-    notifications.status_changed(session, state.id, NominationStatus.ACCEPTED)
     gate.record(
         session,
         ctx,
@@ -281,12 +310,12 @@ def accept_nomination(
         detail={
             "nomination_id": str(state.id),
             "decision": NominationStatus.ACCEPTED.value,
-            "family_id": str(target.id),
+            "family_id": str(family_id),
             "new_family": "yes" if family.new else "no",
             "new_people": str(new_people),
         },
     )
-    return target.id
+    return family_id
 
 
 @dataclass(frozen=True)
@@ -325,6 +354,52 @@ class Acceptance:
         return all(p.match_status != MatchStatus.UNREVIEWED for p in self.people)
 
 
+def _open_families_of(
+    session: Session, known: Mapping[uuid.UUID, str]
+) -> tuple[dict[uuid.UUID, tuple[str, list[str]]], dict[uuid.UUID, list[str]]]:
+    """The open families the confirmed people belong to: family -> (reference, members' names), and
+    person -> the references of their families."""
+    families: dict[uuid.UUID, tuple[str, list[str]]] = {}
+    belongs: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for row in session.execute(
+        select(FamilyMember.person_id, Family.id, Family.reference)
+        .join(Family, Family.id == FamilyMember.family_id)
+        .where(
+            FamilyMember.person_id.in_(sorted(known)),
+            FamilyMember.left_on.is_(None),
+            Family.status == FamilyStatus.OPEN,
+        )
+        .order_by(Family.reference)
+    ):
+        families.setdefault(row.id, (row.reference, []))[1].append(known[row.person_id])
+        belongs[row.person_id].append(row.reference)
+    return families, belongs
+
+
+def _linked_family(session: Session, state: State) -> tuple[tuple[uuid.UUID, str] | None, str | None]:
+    """The family a linked nomination must join, labelled, or the reference of the earlier nomination
+    it waits for (when that one has no family yet)."""
+    try:
+        linked_id = linked_family_id(session, state)
+    except FamilyProblem:
+        waiting = session.scalar(select(Nomination.reference).where(Nomination.id == state.linked_to_id))
+        return None, waiting or "the earlier nomination"
+    if linked_id is None:
+        return None, None
+    reference = session.scalar(select(Family.reference).where(Family.id == linked_id)) or ""
+    return (linked_id, f"Family {reference}"), None
+
+
+def _to_attach(
+    p: NominatedPerson, known: Mapping[uuid.UUID, str], belongs: Mapping[uuid.UUID, list[str]]
+) -> PersonToAttach:
+    known_as = None
+    if p.person_id in known:
+        families = belongs.get(p.person_id)
+        known_as = known[p.person_id] + (f" (family {', '.join(families)})" if families else "")
+    return PersonToAttach(p.id, p.ordinal, f"{p.given_name} {p.family_name}", p.match_status, known_as)
+
+
 def get_acceptance_for(
     session: Session, ctx: AccessContext, nomination_id: uuid.UUID, framework: Framework
 ) -> Acceptance:
@@ -334,9 +409,7 @@ def get_acceptance_for(
         AccessDenied (logged), NominationNotFound.
     """
     state, permit = authorise(session, ctx, TriageAction.ACCEPT_NOMINATION, nomination_id, EventType.NOMINATION_VIEWED)
-    people = session.scalars(
-        select(NominatedPerson).where(NominatedPerson.nomination_id == state.id).order_by(NominatedPerson.ordinal)
-    ).all()
+    people = _nominated(session, state)
     confirmed = sorted({p.person_id for p in people if p.person_id})
     known = {
         row.id: f"{row.given_name} {row.family_name}"
@@ -344,32 +417,9 @@ def get_acceptance_for(
             select(Person.id, Person.given_name, Person.family_name).where(Person.id.in_(confirmed))
         )
     }
-    families: dict[uuid.UUID, tuple[str, list[str]]] = {}
-    belongs: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for row in session.execute(
-        select(FamilyMember.person_id, Family.id, Family.reference)
-        .join(Family, Family.id == FamilyMember.family_id)
-        .where(
-            FamilyMember.person_id.in_(confirmed), FamilyMember.left_on.is_(None), Family.status == FamilyStatus.OPEN
-        )
-        .order_by(Family.reference)
-    ):
-        families.setdefault(row.id, (row.reference, []))[1].append(known[row.person_id])
-        belongs[row.person_id].append(row.reference)
-    linked_family = None
-    waiting = None
-    try:
-        linked_id = linked_family_id(session, state)
-    except FamilyProblem:
-        linked_id = None
-        waiting = next(
-            (r for r in session.scalars(select(Nomination.reference).where(Nomination.id == state.linked_to_id))),
-            "the earlier nomination",
-        )
-    if linked_id is not None:
-        reference = session.scalar(select(Family.reference).where(Family.id == linked_id)) or ""
-        linked_family = (linked_id, f"Family {reference}")
-    route = next((r for r in framework.routes if r.key == state.route_key), None)
+    families, belongs = _open_families_of(session, known)
+    linked_family, waiting = _linked_family(session, state)
+    linked_id = linked_family[0] if linked_family else None
     shown = [Seen(pid, None) for pid in confirmed] + ([Seen(None, linked_id)] if linked_id else [])
     shown += [Seen(None, fid) for fid in families if fid != linked_id]
     gate.record(
@@ -380,26 +430,13 @@ def get_acceptance_for(
         shown,
         detail={"nomination_id": str(state.id), "page": "accept"},
     )
+    route = next((r for r in framework.routes if r.key == state.route_key), None)
     return Acceptance(
         id=state.id,
         reference=state.reference,
         version=state.version,
         route_title=route.title if route else state.route_key,
-        people=tuple(
-            PersonToAttach(
-                p.id,
-                p.ordinal,
-                f"{p.given_name} {p.family_name}",
-                p.match_status,
-                (
-                    f"{known[p.person_id]}"
-                    + (f" (family {', '.join(belongs[p.person_id])})" if belongs.get(p.person_id) else "")
-                )
-                if p.person_id in known
-                else None,
-            )
-            for p in people
-        ),
+        people=tuple(_to_attach(p, known, belongs) for p in people),
         families=tuple((fid, f"Family {ref}, with {', '.join(names)}") for fid, (ref, names) in families.items()),
         linked_family=linked_family,
         waiting_for_earlier=waiting,

@@ -7,8 +7,8 @@ from flask.cli import with_appcontext
 
 from portal import db
 from portal.access_log import EventType, SubjectRef
+from portal.families.records import backfill_blocking_keys
 from portal.gate import record_system
-from referrals.matching import backfill_blocking_keys
 
 
 @click.command("backfill-matching-keys")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,36 +80,19 @@ ROLE_LABELS = {
 # ---------------------------------------------------------------------------------------- errors
 
 
-class TriageError(Exception):
-    """A triage request that cannot be carried out as asked; the message is for the coordinator.
+#: a triage request that cannot be carried out as asked; the message is for the coordinator, ``field``
+#: names the form field it belongs to (so the page shows it beside the field and links to it from the
+#: error summary) and ``status`` is the page's HTTP status. It is the state machine's own error class, so
+#: that a conflict (``StaleNomination``) reaches the coordinator like any other refusal.
+TriageError = states.NominationError
 
-    ``field`` names the form field the problem belongs to, when there is one, so the page can show the
-    message beside it and link to it from the error summary.
-    """
-
-    field: str | None = None
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if field is not None:
-            self.field = field
+#: someone (or another tab) changed the nomination after this page was opened, or it has moved on: the
+#: state machine's one conflict error (409), by the name the triage pages and their tests know it by
+StaleNomination = states.NominationConflict
 
 
 class NominationNotFound(TriageError, LookupError):
     status = 404
-
-
-class StaleNomination(TriageError):
-    """Someone (or another tab) changed the nomination after this page was opened."""
-
-    status = 409
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This nomination has changed since you opened the page. Check what has changed, then try again."
-        )
 
 
 class MatchProblem(TriageError):
@@ -201,50 +184,63 @@ def authorise(
 
 
 def advance(session: Session, ctx: AccessContext, state: State, version: int | None) -> int:
-    """Claim the right to change the nomination: bump its version if it is still as the page saw it.
+    """Claim the right to change the nomination without moving its status (a match verdict, a step
+    after acceptance): bump its version if it is still as the page saw it.
 
-    The compare-and-swap the partner's journey uses too (``referrals.states.claim``): one UPDATE
-    that changes the row only if its version is the one the page showed (when given) and its status is
-    the one the decision was made on, so of two concurrent requests exactly one proceeds (PostgreSQL
-    re-checks the condition after waiting for the row lock).
+    The compare-and-swap of ``referrals.states.claim``: one UPDATE that changes the row only if its
+    version is the one the page showed (when given) and its status is the one the decision was made on,
+    so of two concurrent requests exactly one proceeds (PostgreSQL re-checks the condition after waiting
+    for the row lock). Moves of status go through ``referrals.states.council_move`` the same way.
 
     Raises:
         StaleNomination: the nomination changed since the page was opened; nothing was written.
+        NominationNotFound: it no longer exists.
     """
     try:
         return states.claim(session, state.id, statuses=(state.status,), at=ctx.at, version=version)
-    except (states.NominationConflict, LookupError):
-        raise StaleNomination() from None
+    except LookupError:
+        raise NominationNotFound("There is no nomination at this address.") from None
 
 
-def nomination_for_update(session: Session, state: State) -> Nomination:
-    """The nomination as an ORM object, fresh after ``advance`` (never a stale copy from the identity map)."""
-    return session.execute(
-        select(Nomination).where(Nomination.id == state.id).execution_options(populate_existing=True)
-    ).scalar_one()
-
-
-def add_event(
+def council_move(
     session: Session,
     ctx: AccessContext,
     state: State,
-    kind: NominationEventKind,
-    message: str | None = None,
-    *,
-    shared: bool = False,
+    to: NominationStatus,
+    version: int | None,
+    message: str | None,
+    **values: object,
 ) -> NominationEvent:
-    event = NominationEvent(
-        nomination_id=state.id, actor_id=ctx.user_id, kind=kind, message=message, shared_with_nominator=shared
-    )
-    session.add(event)
-    return event
+    """Move the nomination as the coordinator decided, from the status their page showed
+    (``referrals.states.council_move``: the compare-and-swap, the history entry shared with the nominator
+    and the nominator's e-mail).
+
+    Raises:
+        StaleNomination: it changed since the page was opened, or has moved on; nothing was written.
+        NominationNotFound: it no longer exists.
+    """
+    try:
+        return states.council_move(
+            session,
+            state.id,
+            to,
+            decided_on=state.status,
+            version=version,
+            actor_id=ctx.user_id,
+            at=ctx.at,
+            message=message,
+            values=values,
+        )
+    except LookupError:
+        raise NominationNotFound("There is no nomination at this address.") from None
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; everything here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def add_event(
+    session: Session, ctx: AccessContext, state: State, kind: NominationEventKind, message: str | None = None
+) -> NominationEvent:
+    """A history entry by this coordinator, for the council only (``referrals.states.add_event``),
+    stamped as it is written so that several steps under one request keep their order."""
+    return states.add_event(session, state.id, kind, actor_id=ctx.user_id, message=message)
 
 
 def route_title(framework: Framework, route_key: str) -> str:
@@ -286,7 +282,7 @@ def history_of(session: Session, state: State) -> tuple[HistoryEntry, ...]:
     ).all()
     return tuple(
         HistoryEntry(
-            at=aware(e.at) or e.at,
+            at=e.at,
             kind=e.kind,
             label=EVENT_LABELS.get(e.kind, e.kind.value.replace("_", " ").capitalize()),
             actor=name,

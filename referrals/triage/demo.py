@@ -7,6 +7,10 @@ with a typo), one waiting for more information, one accepted into a new family w
 professional, notice and flags (Nicola and Jayden Carter, whom Riverside, Oakfield and Northgate
 serve, so partners see the flags), one not accepted with a reason, and one linked to family SF-000101.
 
+It reads as the story it tells: the people and nominations are data, the known people are written by
+their domain's writers (``portal.families.records``), the history by the state machine's
+(``referrals.states.add_event``), and every decision by the triage services themselves.
+
 Everyone is invented, like the rest of the demo: NHS numbers in the never-issued 999 range, postcodes
 in real shapes. The people and relationships it writes are logged as a system entry; each triage step
 is logged by the gate as the coordinator's.
@@ -24,25 +28,34 @@ from sqlalchemy.orm import Session
 from consent.models import NoticeMethod, NoticeVersion
 from portal import mail
 from portal.access_log import EventType, SubjectRef
+from portal.families import records
 from portal.families.identifiers import indexed_identifiers, synthetic_nhs_number, synthetic_upn
-from portal.families.models import Family, Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.families.models import Family, Person, RelationshipKind, RelationshipSource
 from portal.gate import AccessContext, record_system
 from portal.organisations.models import CodeScheme, Organisation, User
+from referrals import states
 from referrals.framework import Framework, Route
-from referrals.matching import backfill_blocking_keys, fill_blocking_keys
-from referrals.models import (
-    FamilyTold,
-    HouseholdRole,
-    NominatedPerson,
-    Nomination,
-    NominationEvent,
-    NominationEventKind,
-    NominationStatus,
-)
+from referrals.models import FamilyTold, HouseholdRole, NominatedPerson, Nomination, NominationEventKind
+from referrals.models import NominationStatus as S
 from referrals.setup import current_framework
 from referrals.triage import accept, family, service
 
 REFERENCES = ("SFN-DEMO01", "SFN-DEMO02", "SFN-DEMO03", "SFN-DEMO04", "SFN-DEMO05")
+#: the demo accounts the story needs (the demo seed writes them first)
+SUBJECTS = (
+    "school.practitioner",
+    "gp.practitioner",
+    "rsl.practitioner",
+    "probation.practitioner",
+    "sf.coordinator",
+    "sf.lead1",
+)
+#: the organisations that serve the known Carters: (code scheme, code)
+ORGANISATIONS = {"gp": ("ods", "Y99001"), "school": ("urn", "999101"), "rsl": ("rsl", "L9901")}
+LINKED_MESSAGE = (
+    "This child is already known to the Supporting Families team: your information has been "
+    "added to the existing record."
+)
 
 
 @dataclass
@@ -63,6 +76,33 @@ class _Person:
     upn: str | None = None
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """A nomination as a partner sent it: by whom (a demo subject), under which route, about whom."""
+
+    reference: str
+    nominator: str
+    route: tuple[str, str]  #: (organisation kind, category)
+    people: tuple[_Person, ...]
+    days_ago: int
+    concern: str
+    status: S = S.SUBMITTED
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What the story happens among: the demo's users, organisations and known family, and the moment."""
+
+    session: Session
+    framework: Framework
+    today: date
+    now: datetime
+    users: dict[str, User]
+    organisations: dict[str, Organisation]
+    brown: Family
+    coordinator: AccessContext
+
+
 def _route(framework: Framework, kind: str, category: str) -> Route:
     """The route a partner of this kind would use for a concern in this category."""
     routes = [r for r in framework.routes_for(kind) if r.category == category]
@@ -71,16 +111,6 @@ def _route(framework: Framework, kind: str, category: str) -> Route:
 
 def _criterion(framework: Framework, category: str) -> str | None:
     return next((c.key for c in framework.criteria if c.category == category), None)
-
-
-def _organisation(session: Session, scheme: str, code: str) -> Organisation | None:
-    return session.scalar(
-        select(Organisation).where(Organisation.code_scheme == CodeScheme(scheme), Organisation.code == code)
-    )
-
-
-def _user(session: Session, subject: str) -> User | None:
-    return session.scalar(select(User).where(User.subject == subject))
 
 
 def _context(user: User, at: datetime) -> AccessContext:
@@ -96,31 +126,26 @@ def _context(user: User, at: datetime) -> AccessContext:
     )
 
 
-def _submit(
-    session: Session,
-    framework: Framework,
-    reference: str,
-    nominator: User,
-    route: Route,
-    people: list[_Person],
-    submitted_at: datetime,
-    concern: str,
-    *,
-    status: NominationStatus = NominationStatus.SUBMITTED,
-    family_id: uuid.UUID | None = None,
-) -> Nomination:
-    """A nomination as the journey's submit leaves it: encrypted people with blind indexes, one event."""
+def _person_named(session: Session, name: str) -> Person | None:
+    return next((p for p in session.scalars(select(Person)) if p.full_name == name), None)
+
+
+def _submit(s: _Setting, sent: _Sent, family_id: uuid.UUID | None = None) -> Nomination:
+    """A nomination as the journey's submit leaves it: encrypted people with blind indexes, its history."""
+    nominator = s.users[sent.nominator]
+    route = _route(s.framework, *sent.route)
+    submitted_at = s.now - timedelta(days=sent.days_ago)
     nomination = Nomination(
-        reference=reference,
-        status=status,
-        framework_key=framework.key,
-        framework_version=framework.version,
+        reference=sent.reference,
+        status=sent.status,
+        framework_key=s.framework.key,
+        framework_version=s.framework.version,
         route_key=route.key,
         category=route.category,
         organisation_id=nominator.organisation_id,
         nominator_id=nominator.id,
         no_immediate_risk=True,
-        concern=concern,
+        concern=sent.concern,
         tried="Meetings with the family and a referral to the school nurse.",
         family_told=FamilyTold.TOLD_AND_NOTICE_GIVEN,
         created_at=submitted_at - timedelta(hours=2),
@@ -137,52 +162,44 @@ def _submit(
                 postcode=p.postcode,
                 **indexed_identifiers(p.nhs, p.upn),
             )
-            for ordinal, p in enumerate(people)
+            for ordinal, p in enumerate(sent.people)
         ],
     )
-    session.add(nomination)
-    session.flush()
-    session.add(
-        NominationEvent(
-            nomination_id=nomination.id, at=submitted_at, actor_id=nominator.id, kind=NominationEventKind.SUBMITTED
+    s.session.add(nomination)
+    s.session.flush()
+    states.add_event(s.session, nomination.id, NominationEventKind.SUBMITTED, actor_id=nominator.id, at=submitted_at)
+    if sent.status == S.LINKED:
+        states.add_event(
+            s.session,
+            nomination.id,
+            NominationEventKind.DUPLICATE_LINKED,
+            actor_id=nominator.id,
+            at=submitted_at,
+            message=LINKED_MESSAGE,
+            shared_with_nominator=True,
         )
-    )
-    if status == NominationStatus.LINKED:
-        session.add(
-            NominationEvent(
-                nomination_id=nomination.id,
-                at=submitted_at,
-                actor_id=nominator.id,
-                kind=NominationEventKind.DUPLICATE_LINKED,
-                message="This child is already known to the Supporting Families team: your information has been "
-                "added to the existing record.",
-                shared_with_nominator=True,
-            )
-        )
-    session.flush()
     return nomination
 
 
-def _known(session: Session, p: _Person, served: list[tuple[Organisation, RelationshipKind]], today: date) -> Person:
-    person = Person(
-        **indexed_identifiers(p.nhs, p.upn),
+def _known(s: _Setting, p: _Person, served: tuple[tuple[str, RelationshipKind], ...]) -> Person:
+    """A person the programme knows before the nomination, and the organisations that serve them."""
+    person = records.add_person(
+        s.session,
+        nhs_number=p.nhs,
+        upn=p.upn,
         given_name=p.given,
         family_name=p.family,
         date_of_birth=p.dob,
         postcode=p.postcode,
     )
-    fill_blocking_keys(person)
-    session.add(person)
-    session.flush()
     for organisation, kind in served:
-        session.add(
-            ServiceRelationship(
-                organisation_id=organisation.id,
-                person_id=person.id,
-                kind=kind,
-                source=RelationshipSource.DEMO,
-                valid_from=today - timedelta(days=300),
-            )
+        records.add_relationship(
+            s.session,
+            organisation_id=s.organisations[organisation].id,
+            person_id=person.id,
+            kind=kind,
+            source=RelationshipSource.DEMO,
+            valid_from=s.today - timedelta(days=300),
         )
     return person
 
@@ -227,9 +244,8 @@ def seed_demo_nominations(session: Session, today: date, framework: Framework | 
         return _seed(session, today, framework)
 
 
-def _seed(session: Session, today: date, framework: Framework | None) -> SeededNominations:
-    seeded = SeededNominations()
-    backfilled = backfill_blocking_keys(session)
+def _backfill(session: Session) -> None:
+    backfilled = records.backfill_blocking_keys(session)
     if backfilled:
         record_system(
             session,
@@ -237,198 +253,44 @@ def _seed(session: Session, today: date, framework: Framework | None) -> SeededN
             [SubjectRef(person_id=p) for p in backfilled],
             {"source": "seed-demo", "rows": str(len(backfilled))},
         )
-    if session.scalar(select(Nomination.id).where(Nomination.reference.in_(REFERENCES)).limit(1)) is not None:
-        return seeded
-    framework = framework or current_framework()
-    users = {
-        s: _user(session, s)
-        for s in (
-            "school.practitioner",
-            "gp.practitioner",
-            "rsl.practitioner",
-            "probation.practitioner",
-            "sf.coordinator",
-            "sf.lead1",
+
+
+def _setting(session: Session, today: date, framework: Framework) -> _Setting | None:
+    """The demo's accounts, organisations and family SF-000101, or None until the demo seed wrote them."""
+    users = {subject: session.scalar(select(User).where(User.subject == subject)) for subject in SUBJECTS}
+    organisations = {
+        key: session.scalar(
+            select(Organisation).where(Organisation.code_scheme == CodeScheme(scheme), Organisation.code == code)
         )
-    }
-    orgs = {
-        "gp": _organisation(session, "ods", "Y99001"),
-        "school": _organisation(session, "urn", "999101"),
-        "rsl": _organisation(session, "rsl", "L9901"),
+        for key, (scheme, code) in ORGANISATIONS.items()
     }
     brown = session.scalar(select(Family).where(Family.reference == "SF-000101"))
-    walsh_ruby = next((p for p in session.scalars(select(Person)) if p.full_name == "Ruby Walsh"), None)
-    if (
-        any(u is None for u in users.values())
-        or any(o is None for o in orgs.values())
-        or brown is None
-        or walsh_ruby is None
-    ):
-        return seeded  # the demo organisations, users and families come first
+    present = {k: u for k, u in users.items() if u is not None}
+    served_by = {k: o for k, o in organisations.items() if o is not None}
+    ruby = _person_named(session, "Ruby Walsh")
+    if len(present) < len(users) or len(served_by) < len(organisations) or brown is None or ruby is None:
+        return None
     now = datetime.combine(today, time(10, 0), UTC)
-    coordinator = _context(users["sf.coordinator"], now)
+    coordinator = _context(present["sf.coordinator"], now)
+    return _Setting(session, framework, today, now, present, served_by, brown, coordinator)
 
-    # 1. submitted: the school nominates Ruby Walsh (spelt "Rubie"), whom matching finds
-    _submit(
-        session,
-        framework,
-        "SFN-DEMO01",
-        users["school.practitioner"],
-        _route(framework, "school", "education"),
-        [_Person("Rubie", "Walsh", walsh_ruby.date_of_birth, walsh_ruby.postcode, HouseholdRole.SUBJECT)],
-        now - timedelta(days=2),
-        "Ruby's attendance has dropped to 81% this term and she is often late on Mondays.",
-    )
 
-    # 2. more information requested: the GP practice nominates a mother and her son, nobody known
-    second = _submit(
-        session,
-        framework,
-        "SFN-DEMO02",
-        users["gp.practitioner"],
-        _route(framework, "gp_practice", "health"),
-        [
-            _Person(
-                "Chloe",
-                "Hughes",
-                date(today.year - 31, 4, 12),
-                "EX5 2BD",
-                HouseholdRole.SUBJECT,
-                synthetic_nhs_number(7001),
-            ),
-            _Person("Theo", "Hughes", date(today.year - 7, 9, 3), "EX5 2BD", HouseholdRole.CHILD),
-        ],
-        now - timedelta(days=12),
-        "Chloe's diabetes is poorly controlled and she has missed her son's appointments three times.",
-    )
-    service.request_information(
-        session,
-        coordinator,
-        second.id,
-        "Thank you. Do you know whether Theo's school has raised any concerns, and has Chloe agreed to the nomination?",
-    )
-
-    # 3. accepted, with a family, a lead professional, a notice and flags: Northgate Homes nominates a
-    # tenant and her son, both already known (Riverside and Oakfield serve them)
-    nicola = _Person(
-        "Nicola", "Carter", date(today.year - 36, 11, 21), "EX3 4HT", HouseholdRole.SUBJECT, synthetic_nhs_number(7101)
-    )
-    jayden = _Person(
-        "Jayden",
-        "Carter",
-        date(today.year - 9, 6, 14),
-        "EX3 4HT",
-        HouseholdRole.CHILD,
-        synthetic_nhs_number(7201),
-        synthetic_upn(7201),
-    )
-    known_nicola = _known(
-        session,
-        nicola,
-        [(orgs["gp"], RelationshipKind.REGISTERED_PATIENT), (orgs["rsl"], RelationshipKind.TENANT)],
-        today,
-    )
-    known_jayden = _known(
-        session,
-        jayden,
-        [(orgs["gp"], RelationshipKind.REGISTERED_PATIENT), (orgs["school"], RelationshipKind.ON_ROLL)],
-        today,
-    )
-    route = _route(framework, "rsl", "employment_finance")
-    third = _submit(
-        session,
-        framework,
-        "SFN-DEMO03",
-        users["rsl.practitioner"],
-        route,
-        [nicola, _Person("Jayden", "Carter", jayden.dob, jayden.postcode, HouseholdRole.CHILD)],
-        now - timedelta(days=35),
-        "Rent arrears of eleven weeks and a notice seeking possession; Nicola says she cannot keep up.",
-    )
-    _review_all(session, coordinator, third.id, framework)
-    people = session.scalars(
-        select(NominatedPerson).where(NominatedPerson.nomination_id == third.id).order_by(NominatedPerson.ordinal)
-    ).all()
-    wanted = [route.criterion, _criterion(framework, "education"), _criterion(framework, "health")]
-    criteria = {people[0].id: {route.criterion}, people[1].id: {c for c in wanted[1 : framework.threshold] if c}}
-    accept.accept_nomination(
-        session,
-        coordinator,
-        third.id,
-        framework,
-        version=_version(session, third.id),
-        family=accept.FamilyChoice(new=True),
-        criteria=criteria,
-    )
-    family.assign_lead_professional(
-        session, coordinator, third.id, users["sf.lead1"].id, version=_version(session, third.id)
-    )
-    notice = session.scalar(
-        select(NoticeVersion).where(NoticeVersion.reference == "FPN-SF").order_by(NoticeVersion.published_on.desc())
-    )
-    if notice is not None:
-        family.record_notice(
-            session,
-            coordinator,
-            third.id,
-            version=_version(session, third.id),
-            notice_version_id=notice.id,
-            member_ids=[known_nicola.id, known_jayden.id],
-            given_on=today - timedelta(days=30),
-            method=NoticeMethod.IN_PERSON,
-            given_by_id=users["sf.lead1"].id,
-        )
-    family.raise_flags(
-        session,
-        coordinator,
-        third.id,
-        version=_version(session, third.id),
-        review_on=today + family.FLAG_REVIEW_AFTER,
-        ends_on=today + family.FLAG_ENDS_AFTER,
-        family_told=notice is not None,
-    )
-
-    # 4. not accepted, with the reason the nominator sees
-    fourth = _submit(
-        session,
-        framework,
-        "SFN-DEMO04",
-        users["probation.practitioner"],
-        _route(framework, "probation", "crime_asb"),
-        [_Person("Lee", "Morgan", date(today.year - 19, 2, 8), "EX7 1PL", HouseholdRole.SUBJECT)],
-        now - timedelta(days=20),
-        "Lee was released on licence last month and has moved back in with his mother and two sisters.",
-    )
-    service.decline_nomination(
-        session,
-        coordinator,
-        fourth.id,
-        "Lee lives alone now, so there is no family with children for the programme to support. The youth "
-        "offending service is working with him.",
-        version=1,
-    )
-
-    # 5. linked: the school nominates Mia Brown, whose family SF-000101 is already supported
-    mia = next((p for p in session.scalars(select(Person)) if p.full_name == "Mia Brown"), None)
-    _submit(
-        session,
-        framework,
-        "SFN-DEMO05",
-        users["school.practitioner"],
-        _route(framework, "school", "education"),
-        [
-            _Person(
-                "Mia", "Brown", mia.date_of_birth if mia else None, mia.postcode if mia else None, HouseholdRole.SUBJECT
-            )
-        ],
-        now - timedelta(days=1),
-        "Mia has been absent for six of the last ten days.",
-        status=NominationStatus.LINKED,
-        family_id=brown.id,
-    )
+def _seed(session: Session, today: date, framework: Framework | None) -> SeededNominations:
+    seeded = SeededNominations()
+    _backfill(session)
+    if session.scalar(select(Nomination.id).where(Nomination.reference.in_(REFERENCES)).limit(1)) is not None:
+        return seeded
+    setting = _setting(session, today, framework or current_framework())
+    if setting is None:
+        return seeded  # the demo organisations, users and families come first
+    _submitted(setting)
+    _more_information_requested(setting)
+    known = _accepted(setting)
+    _not_accepted(setting)
+    _linked(setting)
     session.flush()
     seeded.nominations = len(REFERENCES)
-    seeded.subjects = [SubjectRef(person_id=p.id) for p in (known_nicola, known_jayden)]
+    seeded.subjects = [SubjectRef(person_id=p.id) for p in known]
     record_system(
         session,
         EventType.DEMO_DATA_SEEDED,
@@ -441,3 +303,135 @@ def _seed(session: Session, today: date, framework: Framework | None) -> SeededN
         },
     )
     return seeded
+
+
+# ------------------------------------------------------------------------------------ the story
+
+
+def _submitted(s: _Setting) -> None:
+    """1. submitted: the school nominates Ruby Walsh (spelt "Rubie"), whom matching finds."""
+    ruby = _person_named(s.session, "Ruby Walsh")
+    assert ruby is not None
+    rubie = _Person("Rubie", "Walsh", ruby.date_of_birth, ruby.postcode, HouseholdRole.SUBJECT)
+    concern = "Ruby's attendance has dropped to 81% this term and she is often late on Mondays."
+    _submit(s, _Sent("SFN-DEMO01", "school.practitioner", ("school", "education"), (rubie,), 2, concern))
+
+
+def _more_information_requested(s: _Setting) -> None:
+    """2. more information requested: the GP practice nominates a mother and her son, nobody known."""
+    year = s.today.year
+    people = (
+        _Person(
+            "Chloe", "Hughes", date(year - 31, 4, 12), "EX5 2BD", HouseholdRole.SUBJECT, synthetic_nhs_number(7001)
+        ),
+        _Person("Theo", "Hughes", date(year - 7, 9, 3), "EX5 2BD", HouseholdRole.CHILD),
+    )
+    concern = "Chloe's diabetes is poorly controlled and she has missed her son's appointments three times."
+    sent = _submit(s, _Sent("SFN-DEMO02", "gp.practitioner", ("gp_practice", "health"), people, 12, concern))
+    service.request_information(
+        s.session,
+        s.coordinator,
+        sent.id,
+        "Thank you. Do you know whether Theo's school has raised any concerns, and has Chloe agreed to the nomination?",
+    )
+
+
+def _accepted(s: _Setting) -> list[Person]:
+    """3. accepted, with a family, a lead professional, a notice and flags: Northgate Homes nominates a
+    tenant and her son, both already known (Riverside and Oakfield serve them). Returns the known people."""
+    year = s.today.year
+    nicola = _Person(
+        "Nicola", "Carter", date(year - 36, 11, 21), "EX3 4HT", HouseholdRole.SUBJECT, synthetic_nhs_number(7101)
+    )
+    jayden = _Person(
+        "Jayden",
+        "Carter",
+        date(year - 9, 6, 14),
+        "EX3 4HT",
+        HouseholdRole.CHILD,
+        synthetic_nhs_number(7201),
+        synthetic_upn(7201),
+    )
+    known = [
+        _known(s, nicola, (("gp", RelationshipKind.REGISTERED_PATIENT), ("rsl", RelationshipKind.TENANT))),
+        _known(s, jayden, (("gp", RelationshipKind.REGISTERED_PATIENT), ("school", RelationshipKind.ON_ROLL))),
+    ]
+    said = (nicola, _Person("Jayden", "Carter", jayden.dob, jayden.postcode, HouseholdRole.CHILD))
+    concern = "Rent arrears of eleven weeks and a notice seeking possession; Nicola says she cannot keep up."
+    sent = _submit(s, _Sent("SFN-DEMO03", "rsl.practitioner", ("rsl", "employment_finance"), said, 35, concern))
+    _accept_and_support(s, sent, known)
+    return known
+
+
+def _accept_and_support(s: _Setting, sent: Nomination, known: list[Person]) -> None:
+    """The coordinator's steps for the Carters: matches, acceptance with the criteria met, the lead
+    professional, the notice given to both, and their flags."""
+    session, ctx, framework = s.session, s.coordinator, s.framework
+    _review_all(session, ctx, sent.id, framework)
+    people = session.scalars(
+        select(NominatedPerson).where(NominatedPerson.nomination_id == sent.id).order_by(NominatedPerson.ordinal)
+    ).all()
+    route = _route(framework, "rsl", "employment_finance")
+    wanted = [route.criterion, _criterion(framework, "education"), _criterion(framework, "health")]
+    criteria = {people[0].id: {route.criterion}, people[1].id: {c for c in wanted[1 : framework.threshold] if c}}
+    accept.accept_nomination(
+        session,
+        ctx,
+        sent.id,
+        framework,
+        version=_version(session, sent.id),
+        family=accept.FamilyChoice(new=True),
+        criteria=criteria,
+    )
+    lead = s.users["sf.lead1"].id
+    family.assign_lead_professional(session, ctx, sent.id, lead, version=_version(session, sent.id))
+    notice = session.scalar(
+        select(NoticeVersion).where(NoticeVersion.reference == "FPN-SF").order_by(NoticeVersion.published_on.desc())
+    )
+    if notice is not None:
+        family.record_notice(
+            session,
+            ctx,
+            sent.id,
+            version=_version(session, sent.id),
+            notice_version_id=notice.id,
+            member_ids=[p.id for p in known],
+            given_on=s.today - timedelta(days=30),
+            method=NoticeMethod.IN_PERSON,
+            given_by_id=lead,
+        )
+    family.raise_flags(
+        session,
+        ctx,
+        sent.id,
+        version=_version(session, sent.id),
+        review_on=s.today + family.FLAG_REVIEW_AFTER,
+        ends_on=s.today + family.FLAG_ENDS_AFTER,
+        family_told=notice is not None,
+    )
+
+
+def _not_accepted(s: _Setting) -> None:
+    """4. not accepted, with the reason the nominator sees."""
+    lee = _Person("Lee", "Morgan", date(s.today.year - 19, 2, 8), "EX7 1PL", HouseholdRole.SUBJECT)
+    concern = "Lee was released on licence last month and has moved back in with his mother and two sisters."
+    sent = _submit(s, _Sent("SFN-DEMO04", "probation.practitioner", ("probation", "crime_asb"), (lee,), 20, concern))
+    service.decline_nomination(
+        s.session,
+        s.coordinator,
+        sent.id,
+        "Lee lives alone now, so there is no family with children for the programme to support. The youth "
+        "offending service is working with him.",
+        version=1,
+    )
+
+
+def _linked(s: _Setting) -> None:
+    """5. linked: the school nominates Mia Brown, whose family SF-000101 is already supported."""
+    mia = _person_named(s.session, "Mia Brown")
+    said = _Person(
+        "Mia", "Brown", mia.date_of_birth if mia else None, mia.postcode if mia else None, HouseholdRole.SUBJECT
+    )
+    concern = "Mia has been absent for six of the last ten days."
+    sent = _Sent("SFN-DEMO05", "school.practitioner", ("school", "education"), (said,), 1, concern, status=S.LINKED)
+    _submit(s, sent, family_id=s.brown.id)

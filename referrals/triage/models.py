@@ -12,11 +12,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.crypto import EncryptedText
-from portal.db import Base, enum_type, utcnow
+from portal.db import Base, UTCDateTime, enum_type, utcnow
 
 
 class MatchOutcome(enum.StrEnum):
@@ -36,7 +36,7 @@ class MatchReview(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id"))
     outcome: Mapped[MatchOutcome] = mapped_column(enum_type(MatchOutcome, 16))
     reviewed_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
-    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class EvidenceSource(enum.StrEnum):
@@ -71,4 +71,4 @@ class CriterionMet(Base):
     #: personal data (free text): what the evidence is, when the coordinator adds a note
     note: Mapped[str | None] = mapped_column(EncryptedText("criterion_met.note"))
     recorded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("app_user.id"))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

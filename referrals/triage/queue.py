@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from portal import gate
@@ -25,7 +27,6 @@ from referrals.triage.core import (
     PER_PAGE,
     QUEUE_STATUSES,
     STATUS_LABELS,
-    aware,
     route_title,
 )
 from sharing_protocols.policy import TriageAction
@@ -94,33 +95,26 @@ class QueuePage:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-def list_nominations(
-    session: Session, ctx: AccessContext, framework: Framework, filters: QueueFilters, *, page: int = 1
-) -> QueuePage:
-    """The triage queue, oldest submission first, a page at a time: three queries whatever the page size.
-
-    Raises:
-        AccessDenied: not a coordinator of the council (logged).
-    """
-    permit = gate.authorise(
-        session, ctx, Triage(TriageAction.LIST_NOMINATIONS), attempted=EventType.TRIAGE_QUEUE_LISTED
-    )
+def _conditions(filters: QueueFilters, at: datetime) -> list[ColumnElement[bool]]:
     statuses = [filters.status] if filters.status else list(QUEUE_STATUSES)
     where = [Nomination.status.in_(statuses)]
     if filters.route:
         where.append(Nomination.route_key == filters.route)
     if filters.organisation_id:
         where.append(Nomination.organisation_id == filters.organisation_id)
-    week, month = ctx.at - timedelta(days=7), ctx.at - timedelta(days=28)
+    week, month = at - timedelta(days=7), at - timedelta(days=28)
     if filters.age == Age.UNDER_A_WEEK:
         where.append(Nomination.submitted_at > week)
     elif filters.age == Age.ONE_TO_FOUR_WEEKS:
         where += [Nomination.submitted_at <= week, Nomination.submitted_at > month]
     elif filters.age == Age.OVER_FOUR_WEEKS:
         where.append(Nomination.submitted_at <= month)
+    return where
 
-    total = session.scalar(select(func.count()).select_from(Nomination).where(*where)) or 0
-    page = max(1, min(page, max(1, math.ceil(total / PER_PAGE))))
+
+def _page_rows(session: Session, where: list[ColumnElement[bool]], page: int) -> Sequence[Any]:
+    """One page of the queue, oldest submission first, with each nomination's organisation, number of
+    people and the name of the person the concern is about: one statement."""
     subject = aliased(NominatedPerson)
     people = (
         select(func.count(NominatedPerson.id))
@@ -128,7 +122,7 @@ def list_nominations(
         .correlate(Nomination)
         .scalar_subquery()
     )
-    rows = session.execute(
+    return session.execute(
         select(
             Nomination.id,
             Nomination.reference,
@@ -148,18 +142,53 @@ def list_nominations(
         .offset((page - 1) * PER_PAGE)
         .limit(PER_PAGE)
     ).all()
-    organisations = [
+
+
+def _organisations(session: Session) -> list[tuple[uuid.UUID, str]]:
+    """Organisations that have submitted nominations, for the filter."""
+    submitting = select(Nomination.organisation_id).where(Nomination.status != NominationStatus.DRAFT)
+    return [
         (r.id, r.name)
         for r in session.execute(
             select(Organisation.id, Organisation.name)
-            .where(
-                Organisation.id.in_(
-                    select(Nomination.organisation_id).where(Nomination.status != NominationStatus.DRAFT)
-                )
-            )
+            .where(Organisation.id.in_(submitting))
             .order_by(Organisation.name)
         )
     ]
+
+
+def _queue_row(r: Any, framework: Framework, at: datetime) -> QueueRow:
+    return QueueRow(
+        id=r.id,
+        reference=r.reference or "",
+        status=r.status,
+        status_label=STATUS_LABELS[r.status],
+        route_title=route_title(framework, r.route_key),
+        organisation=r.organisation,
+        submitted_at=r.submitted_at,
+        age_days=(at - r.submitted_at).days if r.submitted_at else None,
+        people=r.people or 0,
+        subject_name=f"{r.given_name} {r.family_name}" if r.given_name is not None else "",
+        linked=r.status == NominationStatus.LINKED or r.linked_to_id is not None,
+    )
+
+
+def list_nominations(
+    session: Session, ctx: AccessContext, framework: Framework, filters: QueueFilters, *, page: int = 1
+) -> QueuePage:
+    """The triage queue, oldest submission first, a page at a time: three queries whatever the page size.
+
+    Raises:
+        AccessDenied: not a coordinator of the council (logged).
+    """
+    permit = gate.authorise(
+        session, ctx, Triage(TriageAction.LIST_NOMINATIONS), attempted=EventType.TRIAGE_QUEUE_LISTED
+    )
+    where = _conditions(filters, ctx.at)
+    total = session.scalar(select(func.count()).select_from(Nomination).where(*where)) or 0
+    page = max(1, min(page, max(1, math.ceil(total / PER_PAGE))))
+    rows = _page_rows(session, where, page)
+    organisations = _organisations(session)
     gate.record(
         session,
         ctx,
@@ -172,22 +201,5 @@ def list_nominations(
             "filters": filters.describe(),
         },
     )
-    queue = []
-    for r in rows:
-        submitted = aware(r.submitted_at)
-        queue.append(
-            QueueRow(
-                id=r.id,
-                reference=r.reference or "",
-                status=r.status,
-                status_label=STATUS_LABELS[r.status],
-                route_title=route_title(framework, r.route_key),
-                organisation=r.organisation,
-                submitted_at=submitted,
-                age_days=(ctx.at - submitted).days if submitted else None,
-                people=r.people or 0,
-                subject_name=f"{r.given_name} {r.family_name}" if r.given_name is not None else "",
-                linked=r.status == NominationStatus.LINKED or r.linked_to_id is not None,
-            )
-        )
+    queue = [_queue_row(r, framework, ctx.at) for r in rows]
     return QueuePage(queue, total, page, PER_PAGE, filters, organisations)

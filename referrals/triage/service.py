@@ -1,23 +1,26 @@
-"""Triage for the council's coordinators: a nomination with its candidate matches, match verdicts,
-requests for more information, and declining. The queue is ``queue.py``; accepting is ``accept.py``
-and what follows it ``family.py``; what they all share is ``core.py``.
+"""Triage for the council's coordinators: a nomination as the coordinator reads it, with its
+candidate matches, and the summary above each form page. The verdicts on matches are ``matches.py``,
+asking for information and declining ``decisions.py`` (both re-exported here, as the views call them);
+the queue is ``queue.py``; accepting is ``accept.py`` and what follows it ``family.py``; what they all
+share is ``core.py``.
 
 Every function goes through the gate (``portal.gate.authorise``) before it reads anything
 personal, logs what it showed or wrote (``gate.record``) before returning it, flushes and never
-commits. Every change goes through ``core.advance``: a compare-and-swap on ``nomination.version`` (and
-the status the decision was made on), so a stale page, a second tab or a replayed POST changes nothing.
+commits. Every change is a compare-and-swap of the state machine (``referrals.states``) on
+``nomination.version`` and the status the decision was made on, so a stale page, a second tab or a
+replayed POST changes nothing.
 
 Public for other parts of the portal: ``request_information(session, ctx, nomination_id, message)``.
 """
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -27,7 +30,6 @@ from portal.access_log.events import EventType
 from portal.families.models import Family, FamilyMember, FamilyStatus, Person
 from portal.gate import AccessContext, Seen
 from portal.organisations.models import Organisation, User
-from referrals import notifications
 from referrals.framework import Framework
 from referrals.matching import Candidate, Strength, find_candidates
 from referrals.models import (
@@ -35,13 +37,11 @@ from referrals.models import (
     MatchStatus,
     NominatedPerson,
     Nomination,
-    NominationEvent,
     NominationEventKind,
     NominationStatus,
 )
 from referrals.triage.core import (
     CANDIDATES_SHOWN,
-    MAX_MESSAGE,
     ROLE_LABELS,
     STATUS_LABELS,
     HistoryEntry,
@@ -49,20 +49,35 @@ from referrals.triage.core import (
     NominationNotFound,
     State,
     TriageError,
-    add_event,
-    advance,
     authorise,
-    aware,
     details_of,
     history_of,
-    known_with_identifiers,
-    nomination_for_update,
     route_title,
     thread_of,
 )
-from referrals.triage.models import MatchOutcome, MatchReview
+from referrals.triage.decisions import decline_nomination, request_information
+from referrals.triage.matches import MatchChoice, latest_verdicts, rejected_by, review_match
 from sharing_protocols import policy
 from sharing_protocols.policy import TriageAction
+
+#: the verdicts and decisions, and the errors they raise, for the views and tests (which use them as
+#: ``service.<name>``)
+__all__ = [
+    "MatchChoice",
+    "MatchProblem",
+    "NominationEventKind",
+    "NominationNotFound",
+    "NominationSummary",
+    "NominationView",
+    "TriageError",
+    "decline_nomination",
+    "get_nomination_for",
+    "get_nomination_summary_for",
+    "latest_verdicts",
+    "rejected_by",
+    "request_information",
+    "review_match",
+]
 
 # ------------------------------------------------------------------------------------ nomination
 
@@ -209,29 +224,6 @@ def _known_people(
     }
 
 
-def latest_verdicts(
-    session: Session, nominated_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, dict[uuid.UUID, MatchOutcome]]:
-    """nominated person -> known person -> the latest verdict on that pair."""
-    verdicts: dict[uuid.UUID, dict[uuid.UUID, MatchOutcome]] = defaultdict(dict)
-    if not nominated_ids:
-        return verdicts
-    for row in session.execute(
-        select(MatchReview.nominated_person_id, MatchReview.person_id, MatchReview.outcome)
-        .where(MatchReview.nominated_person_id.in_(sorted(nominated_ids)))
-        .order_by(MatchReview.reviewed_at, MatchReview.id)
-    ):
-        verdicts[row.nominated_person_id][row.person_id] = row.outcome
-    return verdicts
-
-
-def rejected_by(verdicts: dict[uuid.UUID, dict[uuid.UUID, MatchOutcome]]) -> dict[uuid.UUID, set[uuid.UUID]]:
-    return {
-        np_id: {pid for pid, outcome in by_person.items() if outcome == MatchOutcome.REJECTED}
-        for np_id, by_person in verdicts.items()
-    }
-
-
 def _linked(session: Session, state: State) -> tuple[LinkedNomination | None, tuple[LinkedNomination, ...]]:
     rows = session.execute(
         select(Nomination.id, Nomination.reference, Nomination.status, Nomination.linked_to_id).where(
@@ -255,6 +247,81 @@ def _linked(session: Session, state: State) -> tuple[LinkedNomination | None, tu
     return to, from_
 
 
+def _candidates(
+    session: Session, state: State, people: Sequence[NominatedPerson]
+) -> tuple[dict[uuid.UUID, list[Candidate[uuid.UUID]]], dict[uuid.UUID, set[uuid.UUID]]]:
+    """The ranked candidates of each person not yet confirmed (while the nomination is open, never the
+    ones a coordinator rejected), and the rejected ones per person."""
+    rejected = rejected_by(latest_verdicts(session, [p.id for p in people]))
+    if state.status.value not in policy.OPEN_FOR_TRIAGE:
+        return {}, rejected
+    searching = {p.id: details_of(p) for p in people if p.match_status != MatchStatus.CONFIRMED}
+    if not searching:
+        return {}, rejected
+    return find_candidates(session, searching, limit=CANDIDATES_SHOWN, exclude=rejected), rejected
+
+
+def _person_view(
+    p: NominatedPerson,
+    found: Sequence[Candidate[uuid.UUID]],
+    known: dict[uuid.UUID, KnownPerson],
+    rejected: int,
+) -> NominatedPersonView:
+    return NominatedPersonView(
+        id=p.id,
+        ordinal=p.ordinal,
+        role=p.role,
+        role_label=ROLE_LABELS[p.role],
+        name=f"{p.given_name} {p.family_name}",
+        date_of_birth=p.date_of_birth,
+        nhs_number=p.nhs_number,
+        upn=p.upn,
+        postcode=p.postcode,
+        match_status=p.match_status,
+        confirmed=known.get(p.person_id) if p.person_id else None,
+        candidates=tuple(
+            CandidateView(known[c.key], c.strength, c.score, c.comparison.reasons, c.comparison.differences)
+            for c in found
+            if c.key in known
+        ),
+        rejected=rejected,
+    )
+
+
+def _family_of(session: Session, state: State) -> KnownFamily | None:
+    if state.family_id is None:
+        return None
+    row = session.execute(select(Family.reference, Family.status).where(Family.id == state.family_id)).one()
+    return KnownFamily(state.family_id, row.reference, row.status == FamilyStatus.OPEN)
+
+
+def _as_sent(session: Session, state: State) -> dict[str, Any]:
+    """What the nominator sent and who they are, and the decision, as the coordinator's view holds them
+    (the answers decrypted)."""
+    nominator = aliased(User)
+    nomination, organisation, by = session.execute(
+        select(Nomination, Organisation.name, nominator)
+        .join(Organisation, Organisation.id == Nomination.organisation_id)
+        .join(nominator, nominator.id == Nomination.nominator_id)
+        .where(Nomination.id == state.id)
+    ).one()
+    told = nomination.family_told
+    return {
+        "organisation": organisation,
+        "nominator_name": by.display_name,
+        "nominator_email": by.email,
+        "nominator_phone": by.phone,
+        "submitted_at": nomination.submitted_at,
+        "no_immediate_risk": nomination.no_immediate_risk,
+        "concern": nomination.concern,
+        "tried": nomination.tried,
+        "family_told": FAMILY_TOLD_LABELS.get(told.value) if told else None,
+        "not_told_reason": nomination.not_told_reason,
+        "decided_at": nomination.decided_at,
+        "decision_reason": nomination.decision_reason,
+    }
+
+
 def get_nomination_for(
     session: Session, ctx: AccessContext, nomination_id: uuid.UUID, framework: Framework, *, page: str = "nomination"
 ) -> NominationView:
@@ -270,65 +337,23 @@ def get_nomination_for(
         NominationNotFound: no such nomination.
     """
     state, permit = authorise(session, ctx, TriageAction.VIEW_NOMINATION, nomination_id, EventType.NOMINATION_VIEWED)
-    nominator = aliased(User)
-    nomination, organisation, nominator_row = session.execute(
-        select(Nomination, Organisation.name, nominator)
-        .join(Organisation, Organisation.id == Nomination.organisation_id)
-        .join(nominator, nominator.id == Nomination.nominator_id)
-        .where(Nomination.id == state.id)
-    ).one()
+    sent = _as_sent(session, state)
     people = session.scalars(
         select(NominatedPerson).where(NominatedPerson.nomination_id == state.id).order_by(NominatedPerson.ordinal)
     ).all()
-    open_ = state.status.value in policy.OPEN_FOR_TRIAGE
-    verdicts = latest_verdicts(session, [p.id for p in people])
-    rejected = rejected_by(verdicts)
-    searching = {p.id: details_of(p) for p in people if open_ and p.match_status != MatchStatus.CONFIRMED}
-    candidates = find_candidates(session, searching, limit=CANDIDATES_SHOWN, exclude=rejected) if searching else {}
+    candidates, rejected = _candidates(session, state, people)
     shown_ids = {c.key for found in candidates.values() for c in found} | {p.person_id for p in people if p.person_id}
     families = _known_families(session, shown_ids)
     known = _known_people(session, shown_ids, families)
     linked_to, linked_from = _linked(session, state)
-    family = None
-    if state.family_id is not None:
-        row = session.execute(select(Family.reference, Family.status).where(Family.id == state.family_id)).one()
-        family = KnownFamily(state.family_id, row.reference, row.status == FamilyStatus.OPEN)
+    family = _family_of(session, state)
     history = history_of(session, state)
-
     shown = [Seen(pid, families[pid][0].id if families.get(pid) else None) for pid in sorted(shown_ids)]
     if family is not None:
         shown.append(Seen(None, family.id, policy.Tier.DETAIL, permit.categories))
     gate.record(
-        session,
-        ctx,
-        EventType.NOMINATION_VIEWED,
-        permit,
-        shown,
-        detail={"nomination_id": str(state.id), "page": page},
+        session, ctx, EventType.NOMINATION_VIEWED, permit, shown, detail={"nomination_id": str(state.id), "page": page}
     )
-
-    def view(p: NominatedPerson) -> NominatedPersonView:
-        found: Sequence[Candidate[uuid.UUID]] = candidates.get(p.id, ())
-        return NominatedPersonView(
-            id=p.id,
-            ordinal=p.ordinal,
-            role=p.role,
-            role_label=ROLE_LABELS[p.role],
-            name=f"{p.given_name} {p.family_name}",
-            date_of_birth=p.date_of_birth,
-            nhs_number=p.nhs_number,
-            upn=p.upn,
-            postcode=p.postcode,
-            match_status=p.match_status,
-            confirmed=known.get(p.person_id) if p.person_id else None,
-            candidates=tuple(
-                CandidateView(known[c.key], c.strength, c.score, c.comparison.reasons, c.comparison.differences)
-                for c in found
-                if c.key in known
-            ),
-            rejected=len(rejected.get(p.id, ())),
-        )
-
     return NominationView(
         id=state.id,
         reference=state.reference,
@@ -340,214 +365,13 @@ def get_nomination_for(
         framework_key=state.framework_key,
         framework_version=state.framework_version,
         other_framework=state.framework_key != framework.key,
-        organisation=organisation,
-        nominator_name=nominator_row.display_name,
-        nominator_email=nominator_row.email,
-        nominator_phone=nominator_row.phone,
-        submitted_at=aware(nomination.submitted_at),
-        no_immediate_risk=nomination.no_immediate_risk,
-        concern=nomination.concern,
-        tried=nomination.tried,
-        family_told=FAMILY_TOLD_LABELS.get(nomination.family_told.value) if nomination.family_told else None,
-        not_told_reason=nomination.not_told_reason,
-        decided_at=aware(nomination.decided_at),
-        decision_reason=nomination.decision_reason,
-        people=tuple(view(p) for p in people),
+        **sent,
+        people=tuple(_person_view(p, candidates.get(p.id, ()), known, len(rejected.get(p.id, ()))) for p in people),
         linked_to=linked_to,
         linked_from=linked_from,
         family=family,
         history=history,
         thread=thread_of(history),
-    )
-
-
-# -------------------------------------------------------------------------------------- matching
-
-
-class MatchChoice(enum.StrEnum):
-    CONFIRM = "confirm"  #: this candidate is the nominated person
-    REJECT = "reject"  #: this candidate is not the nominated person
-    NEW_PERSON = "new-person"  #: nobody known is the nominated person: a new person will be created
-
-
-def review_match(
-    session: Session,
-    ctx: AccessContext,
-    nomination_id: uuid.UUID,
-    nominated_person_id: uuid.UUID,
-    choice: MatchChoice,
-    *,
-    version: int,
-    person_id: uuid.UUID | None = None,
-) -> None:
-    """Record a coordinator's verdict on a match; flush, never commit. Nothing is ever merged silently.
-
-    - CONFIRM: ``person_id`` (one of the candidates matching suggests) is the nominated person.
-    - REJECT: ``person_id`` is not; it is not suggested again (a confirmed match can be rejected too).
-    - NEW_PERSON: nobody known is; accepting will create a new person. Refused when someone known has
-      the same NHS number or UPN: that is the same person, or one of the identifiers is wrong.
-
-    Raises:
-        AccessDenied: not a coordinator, or the nomination is decided (logged).
-        NominationNotFound: no such nomination or person in it.
-        MatchProblem: not a candidate, already matched to another person in the nomination, or an
-            identifier already known.
-        StaleNomination: the nomination changed since the page was opened.
-    """
-    state, permit = authorise(
-        session, ctx, TriageAction.REVIEW_MATCH, nomination_id, EventType.NOMINATION_MATCH_REVIEWED
-    )
-    people = session.scalars(select(NominatedPerson).where(NominatedPerson.nomination_id == state.id)).all()
-    nominated = next((p for p in people if p.id == nominated_person_id), None)
-    if nominated is None:
-        raise NominationNotFound("That person is not in this nomination.")
-    name = f"{nominated.given_name} {nominated.family_name}"
-    if choice in (MatchChoice.CONFIRM, MatchChoice.REJECT):
-        if person_id is None:
-            raise MatchProblem("Choose a known person to confirm or reject.")
-        if not (choice == MatchChoice.REJECT and nominated.person_id == person_id):
-            verdicts = rejected_by(latest_verdicts(session, [nominated.id]))
-            found = find_candidates(session, {nominated.id: details_of(nominated)}, limit=None, exclude=verdicts)
-            if person_id not in {c.key for c in found[nominated.id]}:
-                raise MatchProblem(f"That person is not a candidate match for {name}.")
-        if choice == MatchChoice.CONFIRM and any(p.person_id == person_id and p.id != nominated.id for p in people):
-            raise MatchProblem("That person is already matched to someone else in this nomination.")
-    else:
-        person_id = None
-        if nominated.id in known_with_identifiers(session, [nominated]):
-            raise MatchProblem(
-                f"Someone already known has the same NHS number or UPN as {name}: confirm that match, or ask the "
-                "nominator to check the number."
-            )
-    advance(session, ctx, state, version)
-
-    if choice == MatchChoice.CONFIRM:
-        assert person_id is not None
-        nominated.person_id = person_id
-        nominated.match_status = MatchStatus.CONFIRMED
-        session.add(
-            MatchReview(
-                nominated_person_id=nominated.id,
-                person_id=person_id,
-                outcome=MatchOutcome.CONFIRMED,
-                reviewed_by_id=ctx.user_id,
-                reviewed_at=ctx.at,
-            )
-        )
-        add_event(session, ctx, state, NominationEventKind.MATCH_CONFIRMED, f"{name} is a person already known.")
-        outcome = "confirmed"
-    elif choice == MatchChoice.REJECT:
-        assert person_id is not None
-        if nominated.person_id == person_id:
-            nominated.person_id = None
-            nominated.match_status = MatchStatus.UNREVIEWED
-        session.add(
-            MatchReview(
-                nominated_person_id=nominated.id,
-                person_id=person_id,
-                outcome=MatchOutcome.REJECTED,
-                reviewed_by_id=ctx.user_id,
-                reviewed_at=ctx.at,
-            )
-        )
-        add_event(session, ctx, state, NominationEventKind.MATCH_REJECTED, f"A suggested match for {name} is not them.")
-        outcome = "rejected"
-    else:
-        nominated.person_id = None
-        nominated.match_status = MatchStatus.NEW_PERSON
-        add_event(
-            session,
-            ctx,
-            state,
-            NominationEventKind.MATCH_REJECTED,
-            f"Nobody already known is {name}: a new person will be recorded.",
-        )
-        outcome = "new_person"
-    session.flush()
-    shown = [Seen(person_id, None)] if person_id else []
-    gate.record(
-        session,
-        ctx,
-        EventType.NOMINATION_MATCH_REVIEWED,
-        permit,
-        shown,
-        detail={"nomination_id": str(state.id), "nominated_person_id": str(nominated.id), "outcome": outcome},
-    )
-
-
-# ------------------------------------------------------------------------- information, declining
-
-
-def _message(text: str | None, what: str) -> str:
-    cleaned = (text or "").strip()
-    if not cleaned:
-        raise TriageError(f"Enter {what}", field="message")
-    if len(cleaned) > MAX_MESSAGE:
-        raise TriageError(f"{what.capitalize()} must be {MAX_MESSAGE} characters or fewer", field="message")
-    return cleaned
-
-
-def request_information(
-    session: Session, ctx: AccessContext, nomination_id: uuid.UUID, message: str, *, version: int | None = None
-) -> NominationEvent:
-    """Ask the nominator for more information; flush, never commit.
-
-    The message is shared with the nominator (``shared_with_nominator``), and the status becomes "more
-    information requested" until they answer (the journey's answer form records ``information_given``).
-    ``version``, when given, must be the version the coordinator's page showed.
-
-    Raises:
-        AccessDenied: not a coordinator, or the nomination is decided (logged).
-        NominationNotFound, StaleNomination, TriageError (an empty or too long message).
-    """
-    state, permit = authorise(
-        session, ctx, TriageAction.REQUEST_INFORMATION, nomination_id, EventType.NOMINATION_INFORMATION_REQUESTED
-    )
-    text = _message(message, "what you need to know")
-    advance(session, ctx, state, version)
-    nomination = nomination_for_update(session, state)
-    nomination.status = NominationStatus.MORE_INFORMATION_REQUESTED
-    event = add_event(session, ctx, state, NominationEventKind.INFORMATION_REQUESTED, text, shared=True)
-    session.flush()
-    notifications.status_changed(session, state.id, NominationStatus.MORE_INFORMATION_REQUESTED)
-    gate.record(
-        session,
-        ctx,
-        EventType.NOMINATION_INFORMATION_REQUESTED,
-        permit,
-        detail={"nomination_id": str(state.id)},
-    )
-    return event
-
-
-def decline_nomination(
-    session: Session, ctx: AccessContext, nomination_id: uuid.UUID, reason: str, *, version: int
-) -> None:
-    """Decide not to accept a nomination; the reason is shown to the nominator. Flush, never commit.
-
-    Raises:
-        AccessDenied: not a coordinator, or already decided (logged).
-        NominationNotFound, StaleNomination, TriageError (no reason, or too long).
-    """
-    state, permit = authorise(
-        session, ctx, TriageAction.DECLINE_NOMINATION, nomination_id, EventType.NOMINATION_DECIDED
-    )
-    text = _message(reason, "the reason, which the nominator will see")
-    advance(session, ctx, state, version)
-    nomination = nomination_for_update(session, state)
-    nomination.status = NominationStatus.NOT_ACCEPTED
-    nomination.decided_at = ctx.at
-    nomination.decided_by_id = ctx.user_id
-    nomination.decision_reason = text
-    add_event(session, ctx, state, NominationEventKind.NOT_ACCEPTED, text, shared=True)
-    session.flush()
-    notifications.status_changed(session, state.id, NominationStatus.NOT_ACCEPTED)
-    gate.record(
-        session,
-        ctx,
-        EventType.NOMINATION_DECIDED,
-        permit,
-        detail={"nomination_id": str(state.id), "decision": NominationStatus.NOT_ACCEPTED.value},
     )
 
 

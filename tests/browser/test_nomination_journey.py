@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from portal import db
 from portal.families.models import Person
-from referrals import states
 from referrals.models import Nomination
+from referrals.triage import service as triage
 from tests.browser.test_pages import h1, sign_in_as
 from tests.conftest import LiveServer
 from tests.integration.nomination_helpers import context, version_of
@@ -187,13 +187,12 @@ def test_a_school_nominates_a_pupil_and_answers_the_council_later(
         nomination_id = db.session().scalar(select(Nomination.id).where(Nomination.reference == reference))
     coordinator = context(app, "sf.coordinator")
     with app.app_context():
-        states.request_more_information(
+        triage.request_information(
             db.session(),
+            coordinator,
             nomination_id,
+            "How many Mondays this term?",
             version=version_of(app, nomination_id),
-            actor_id=coordinator.user_id,
-            message="How many Mondays this term?",
-            at=coordinator.at,
         )
         db.session().commit()
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Home").click()

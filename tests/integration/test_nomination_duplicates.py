@@ -17,10 +17,10 @@ from portal import db
 from portal.families import service as flags
 from portal.families.models import Family, FamilyStatus, Person, RelationshipKind, ServiceRelationship
 from portal.gate import AccessDenied
-from referrals import states
 from referrals.duplicates import Described, MatchedBy, find_duplicate
 from referrals.journey import service
 from referrals.models import NominationEvent, NominationEventKind, NominationStatus
+from referrals.triage import service as triage
 from tests.integration.nomination_helpers import (
     FRAMEWORKS,
     a_person,
@@ -203,14 +203,11 @@ def test_a_closed_family_and_a_decided_nomination_are_not_duplicates(app):
     coordinator = context(app, "sf.coordinator")
     call(
         app,
-        lambda session: states.decline(
-            session,
-            first.nomination_id,
-            version=version_of(app, first.nomination_id),
-            actor_id=coordinator.user_id,
-            reason="Already supported by early help",
-            at=coordinator.at,
-        ),
+        triage.decline_nomination,
+        coordinator,
+        first.nomination_id,
+        "Already supported by early help",
+        version=version_of(app, first.nomination_id),
     )
     again = submit(app, gp, route_for(framework, "gp_practice", "health"), a_person(nhs_number=child.nhs_number))
     assert not again.linked

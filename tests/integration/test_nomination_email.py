@@ -241,27 +241,32 @@ def context_of(app: Flask, subject: str):
         return context(db.session(), subject)
 
 
-def test_the_state_helpers_used_by_the_journey_side_email_too(app, smtp):
-    """``referrals.states`` makes the same changes for the journey's tests and tools: same e-mail."""
+def test_the_state_machines_council_moves_email_whoever_calls_them(app, smtp):
+    """``referrals.states.council_move``, which every council decision goes through: same e-mail."""
     nomination_id = nominated(app)
     coordinator = context_of(app, "sf.coordinator")
     with session_of(app) as s:
-        states.request_more_information(
+        states.council_move(
             s,
             nomination_id,
+            NominationStatus.MORE_INFORMATION_REQUESTED,
+            decided_on=NominationStatus.SUBMITTED,
             version=version_of_in(s, nomination_id),
             actor_id=coordinator.user_id,
-            message=QUESTION,
             at=coordinator.at,
+            message=QUESTION,
         )
     with session_of(app) as s:
-        states.decline(
+        states.council_move(
             s,
             nomination_id,
+            NominationStatus.NOT_ACCEPTED,
+            decided_on=NominationStatus.MORE_INFORMATION_REQUESTED,
             version=version_of_in(s, nomination_id),
             actor_id=coordinator.user_id,
-            reason=REASON,
             at=coordinator.at,
+            message=REASON,
+            values={"decision_reason": REASON, "decided_at": coordinator.at, "decided_by_id": coordinator.user_id},
         )
     assert [r.message["Subject"].split(": ")[1] for r in smtp.received] == [
         "more information requested",

@@ -14,6 +14,8 @@ from portal.gate import AccessDenied
 from referrals import states
 from referrals.journey import service
 from referrals.models import NominationStatus
+from referrals.triage import accept as triage_accept
+from referrals.triage import service as triage
 from tests.integration.nomination_helpers import (
     FRAMEWORKS,
     add_colleague,
@@ -65,17 +67,50 @@ def later(ctx, minutes: int = 1):
 
 
 def ask(app, coordinator, nomination_id, message="How many days has he missed this term?"):
+    """The coordinator asks, as the triage page does (through the gate, logged)."""
     return call(
         app,
-        lambda session: states.request_more_information(
-            session,
-            nomination_id,
-            version=version_of(app, nomination_id),
-            actor_id=coordinator.user_id,
-            message=message,
-            at=coordinator.at,
-        ),
+        triage.request_information,
+        coordinator,
+        nomination_id,
+        message,
+        version=version_of(app, nomination_id),
     )
+
+
+def accept_into(app, coordinator, nomination_id, family_id):
+    """The coordinator accepts into an existing family, as the triage pages do: each match reviewed
+    (the best candidate confirmed, or nobody known), then the route's criterion for the subject."""
+    framework = framework_of(app)
+    view = call(app, triage.get_nomination_for, coordinator, nomination_id, framework)
+    for person in view.people:
+        choice = triage.MatchChoice.CONFIRM if person.candidates else triage.MatchChoice.NEW_PERSON
+        known = person.candidates[0].person.id if person.candidates else None
+        call(
+            app,
+            triage.review_match,
+            coordinator,
+            nomination_id,
+            person.id,
+            choice,
+            version=version_of(app, nomination_id),
+            person_id=known,
+        )
+    route = framework.route(view_route_key(app, nomination_id))
+    call(
+        app,
+        triage_accept.accept_nomination,
+        coordinator,
+        nomination_id,
+        framework,
+        version=version_of(app, nomination_id),
+        family=triage_accept.FamilyChoice(family_id=family_id),
+        criteria={view.people[0].id: {route.criterion}},
+    )
+
+
+def view_route_key(app, nomination_id) -> str:
+    return nomination(app, nomination_id).route_key
 
 
 def test_your_nominations_lists_the_organisations_sent_ones_and_only_your_own_drafts(app, school, sent):
@@ -215,14 +250,11 @@ def test_another_organisation_cannot_answer(app, coordinator, sent):
 def test_a_decision_shows_in_the_list_with_the_reason(app, school, coordinator, sent):
     call(
         app,
-        lambda session: states.decline(
-            session,
-            sent.nomination_id,
-            version=version_of(app, sent.nomination_id),
-            actor_id=coordinator.user_id,
-            reason="The family is already supported by early help.",
-            at=later(coordinator).at,
-        ),
+        triage.decline_nomination,
+        later(coordinator),
+        sent.nomination_id,
+        "The family is already supported by early help.",
+        version=version_of(app, sent.nomination_id),
     )
     [item] = [i for i in call(app, service.list_nominations, school, framework_of(app)) if i.id == sent.nomination_id]
     assert (item.status_label, item.decision_reason, item.updated) == (
@@ -230,8 +262,22 @@ def test_a_decision_shows_in_the_list_with_the_reason(app, school, coordinator, 
         "The family is already supported by early help.",
         True,
     )
-    with pytest.raises(states.WrongStatus):  # decided: a later move from a stale triage page fails
+    with pytest.raises(AccessDenied):  # decided: the council's page can no longer ask
         ask(app, coordinator, sent.nomination_id)
+    stale = version_of(app, sent.nomination_id)
+    with pytest.raises(states.NominationConflict) as moved_on:  # nor can any move from a stale triage page
+        call(
+            app,
+            lambda session: states.move(
+                session,
+                sent.nomination_id,
+                NominationStatus.MORE_INFORMATION_REQUESTED,
+                at=coordinator.at,
+                version=stale,
+                sources={NominationStatus.SUBMITTED},
+            ),
+        )
+    assert moved_on.value.moved_on
 
 
 def test_accepting_is_an_update_and_the_family_is_not_shown(app, school, coordinator, sent):
@@ -242,17 +288,7 @@ def test_accepting_is_an_update_and_the_family_is_not_shown(app, school, coordin
 
     with app.app_context():
         family_id = db.session().scalar(select(Family.id).where(Family.reference == "SF-000101"))
-    call(
-        app,
-        lambda session: states.accept(
-            session,
-            sent.nomination_id,
-            version=version_of(app, sent.nomination_id),
-            actor_id=coordinator.user_id,
-            family_id=family_id,
-            at=later(coordinator).at,
-        ),
-    )
+    accept_into(app, later(coordinator), sent.nomination_id, family_id)
     [update] = call(app, service.unseen_updates, school.user_id)
     assert update.status_label == "Accepted"
     view = call(app, service.get_nomination_for, school, framework_of(app), sent.nomination_id)

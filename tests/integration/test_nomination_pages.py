@@ -14,9 +14,9 @@ import requests
 from sqlalchemy import select
 
 from portal import db
-from referrals import states
 from referrals.journey import service
 from referrals.models import NominatedPerson
+from referrals.triage import service as triage
 from tests.architecture.test_get_changes_nothing import _digest, _unchanged
 from tests.conftest import LiveServer, free_port
 from tests.integration.nomination_helpers import (
@@ -182,17 +182,7 @@ def test_the_banner_shows_an_update_until_the_nominator_opens_the_nomination(ser
     draft_id = complete_draft(app, school, route_for(framework_of(app), "school", "education"))
     sent = call(app, service.submit_nomination, school, framework_of(app), draft_id, version=version_of(app, draft_id))
     coordinator = context(app, "sf.coordinator")
-    call(
-        app,
-        lambda session: states.request_more_information(
-            session,
-            draft_id,
-            version=version_of(app, draft_id),
-            actor_id=coordinator.user_id,
-            message="Which days?",
-            at=coordinator.at,
-        ),
-    )
+    call(app, triage.request_information, coordinator, draft_id, "Which days?", version=version_of(app, draft_id))
     http, home = dev_sign_in(server.url, "school.practitioner")
     assert "Your nomination has been updated" in home.text and sent.reference in home.text
     listing = http.get(f"{server.url}/nominations", timeout=10).text
@@ -222,17 +212,7 @@ def test_no_get_of_a_nomination_page_changes_domain_data(server, database_url):
     sent_id = complete_draft(app, school, route)
     call(app, service.submit_nomination, school, framework_of(app), sent_id, version=version_of(app, sent_id))
     coordinator = context(app, "sf.coordinator")
-    call(
-        app,
-        lambda session: states.request_more_information(
-            session,
-            sent_id,
-            version=version_of(app, sent_id),
-            actor_id=coordinator.user_id,
-            message="Anything else?",
-            at=coordinator.at,
-        ),
-    )
+    call(app, triage.request_information, coordinator, sent_id, "Anything else?", version=version_of(app, sent_id))
     urls = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("nominations.") or "GET" not in rule.methods:

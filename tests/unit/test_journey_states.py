@@ -11,13 +11,31 @@ from hypothesis import strategies as st
 
 from referrals.duplicates import Described, MatchedBy, _Known, best_duplicate
 from referrals.models import NominationStatus as S
-from referrals.states import TRANSITIONS, may_move
+from referrals.states import COUNCIL_EVENTS, TRANSITIONS, may_move, move
 
 
 def test_every_status_has_its_moves_and_decided_ones_have_none():
     assert set(TRANSITIONS) == set(S)
-    for decided in (S.ACCEPTED, S.NOT_ACCEPTED, S.LINKED):
+    for decided in (S.ACCEPTED, S.NOT_ACCEPTED):
         assert TRANSITIONS[decided] == frozenset()
+
+
+def test_a_linked_nomination_is_still_the_councils_to_decide():
+    """Linked means its people were already known, not that it was decided: triage may ask about it,
+    accept it into the family it is linked to, or decline it, and nothing else."""
+    assert TRANSITIONS[S.LINKED] == {S.MORE_INFORMATION_REQUESTED, S.ACCEPTED, S.NOT_ACCEPTED}
+
+
+def test_every_move_the_council_makes_is_allowed_from_every_status_open_for_triage():
+    for to in COUNCIL_EVENTS:
+        for open_status in (S.SUBMITTED, S.MORE_INFORMATION_REQUESTED, S.LINKED):
+            assert may_move(open_status, to), (open_status, to)
+
+
+@pytest.mark.parametrize(("sources", "to"), [({S.ACCEPTED}, S.SUBMITTED), ({S.SUBMITTED, S.DRAFT}, S.ACCEPTED)])
+def test_asking_for_a_move_transitions_does_not_list_raises_before_touching_the_database(sources, to):
+    with pytest.raises(ValueError, match="TRANSITIONS does not allow it"):
+        move(None, uuid.uuid4(), to, at=None, sources=sources)  # no session is needed to refuse it
 
 
 @pytest.mark.parametrize(
