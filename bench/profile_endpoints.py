@@ -47,9 +47,9 @@ PHASES = (
     ("    protocols (register.at_version)", "portal/gate/register.py", "at_version"),
     ("    notices (answers._notices)", "portal/gate/answers.py", "_notices"),
     ("  log append (door.record)", "portal/gate/door.py", "record"),
-    ("    chain.append", "portal/access_log/chain.py", "append"),
+    ("    chain.append", "portal/access_log/appending.py", "append"),
     ("  load + decrypt (_load)", "portal/families/service.py", "_load"),
-    ("    AES-GCM decrypt", "portal/crypto.py", "decrypt"),
+    ("    AES-GCM decrypt", "portal/crypto/ring.py", "decrypt"),
     ("template (render_template)", "flask/templating.py", "render_template"),
     ("commit", "sqlalchemy/orm/session.py", "commit"),
 )
@@ -71,7 +71,7 @@ class SqlMeter:
     def _wrap_fetch(self) -> None:
         """``portal.db.fetch`` runs PostgreSQL statements on the driver's cursor, past SQLAlchemy's
         events: count those too, wherever a module imported it."""
-        import portal.access_log.chain
+        import portal.access_log.appending
         import portal.families.service
         import portal.gate.facts_sql
         from portal import db as portal_db
@@ -90,7 +90,7 @@ class SqlMeter:
                 self.seconds += elapsed
                 self.statement_seconds[key] += elapsed
 
-        for module in (portal_db, portal.gate.facts_sql, portal.access_log.chain, portal.families.service):
+        for module in (portal_db, portal.gate.facts_sql, portal.access_log.appending, portal.families.service):
             module.fetch = fetch  # type: ignore[attr-defined]
 
     def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
