@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from portal.access_log import EventType
 from portal.demo.families import seed_demo_families
 from portal.gate import record_system
-from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User, UserRole
+from portal.organisations import records
+from portal.organisations.models import CodeScheme, Organisation, OrganisationKind, Role, User
 from referrals.journey import demo as journey_demo
 from referrals.setup import current_framework
 from referrals.triage import demo as triage_demo
@@ -72,11 +73,11 @@ def _seed_organisations(db: Session, doc: dict[str, Any]) -> tuple[dict[str, Org
         scheme = CodeScheme(o["scheme"])
         org = db.scalar(select(Organisation).where(Organisation.code_scheme == scheme, Organisation.code == o["code"]))
         if org is None:
-            org = Organisation(kind=OrganisationKind(o["kind"]), name=o["name"], code_scheme=scheme, code=o["code"])
-            db.add(org)
+            org = records.add_organisation(
+                db, kind=OrganisationKind(o["kind"]), name=o["name"], code_scheme=scheme, code=o["code"]
+            )
             added += 1
         orgs[f"{scheme.value}:{o['code']}"] = org
-    db.flush()
     return orgs, added
 
 
@@ -86,21 +87,19 @@ def _seed_users(db: Session, doc: dict[str, Any], issuer: str, orgs: dict[str, O
     for u in doc["users"]:
         if db.scalar(select(User).where(User.issuer == issuer, User.subject == u["subject"])) is not None:
             continue
-        db.add(
-            User(
-                issuer=issuer,
-                subject=u["subject"],
-                display_name=u["name"],
-                email=u["email"],
-                job_title=u.get("job_title"),
-                phone=u.get("phone"),
-                organisation=orgs[u["organisation"]],
-                disabled=bool(u.get("disabled", False)),
-                role_grants=[UserRole(role=Role(r)) for r in u["roles"]],
-            )
+        records.add_user(
+            db,
+            issuer=issuer,
+            subject=u["subject"],
+            organisation_id=orgs[u["organisation"]].id,
+            display_name=u["name"],
+            email=u["email"],
+            roles=[Role(r) for r in u["roles"]],
+            job_title=u.get("job_title"),
+            phone=u.get("phone"),
+            disabled=bool(u.get("disabled", False)),
         )
         added += 1
-    db.flush()
     return added
 
 

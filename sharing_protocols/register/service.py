@@ -74,56 +74,9 @@ def _parse_protocol(
     lawful_basis = text_field(record, "lawful_basis", where, problems, max_len=2000)
     signatories = text_field(record, "signatories", where, problems, required=False, max_len=2000)
     status = choice(record.get("status"), {s.value for s in ProtocolStatus}, f"{where}.status", problems)
-    valid_from = date_field(record, "valid_from", where, problems)
-    valid_to = date_field(record, "valid_to", where, problems, required=False)
-    review_on = date_field(record, "review_on", where, problems, required=False)
-    if valid_from and valid_to and valid_to < valid_from:
-        problems.add(f"{where}.valid_to", "must be on or after valid_from")
-    parties = record.get("parties")
-    kinds: set[str] = set()
-    codes: set[tuple[str, str]] = set()
-    if not isinstance(parties, dict):
-        problems.add(f"{where}.parties", "is required: a mapping with 'kinds' and/or 'organisations'")
-    else:
-        for j, kind in enumerate(list_field(parties, "kinds", f"{where}.parties", problems)):
-            if choice(kind, organisation_kinds, f"{where}.parties.kinds[{j}]", problems):
-                kinds.add(kind)
-        for j, code in enumerate(list_field(parties, "organisations", f"{where}.parties", problems)):
-            scheme, _, value = code.partition(":") if isinstance(code, str) else ("", "", "")
-            if scheme in code_schemes and value:
-                codes.add((scheme, value))
-            else:
-                problems.add(
-                    f"{where}.parties.organisations[{j}]",
-                    f"{code!r} must be written scheme:code, e.g. ods:A81001"
-                    f" (schemes: {', '.join(sorted(code_schemes))})",
-                )
-        if not kinds and not codes:
-            problems.add(f"{where}.parties", "name at least one organisation kind or organisation")
-    flows: set[tuple[str, str, str]] = set()
-    flow_records = list_field(record, "flows", where, problems)
-    if not flow_records:
-        problems.add(f"{where}.flows", "list at least one flow")
-    for j, flow in enumerate(flow_records):
-        fwhere = f"{where}.flows[{j}]"
-        if not isinstance(flow, dict):
-            problems.add(fwhere, "must be a mapping with categories, purposes and direction")
-            continue
-        direction = choice(flow.get("direction"), DIRECTIONS, f"{fwhere}.direction", problems)
-        categories = [
-            c
-            for k, c in enumerate(list_field(flow, "categories", fwhere, problems))
-            if choice(c, CATEGORIES, f"{fwhere}.categories[{k}]", problems)
-        ]
-        purposes = [
-            p
-            for k, p in enumerate(list_field(flow, "purposes", fwhere, problems))
-            if choice(p, PURPOSES, f"{fwhere}.purposes[{k}]", problems)
-        ]
-        if not categories or not purposes:
-            problems.add(fwhere, "needs at least one category and one purpose")
-        if direction:
-            flows.update((c, p, direction) for c in categories for p in purposes)
+    valid_from, valid_to, review_on = _parse_dates(record, where, problems)
+    kinds, codes = _parse_parties(record.get("parties"), f"{where}.parties", problems, organisation_kinds, code_schemes)
+    flows = _parse_flows(record, where, problems)
 
     def build(reference: str, version: str, title: str) -> ProtocolSpec:
         assert lawful_basis and status and valid_from
@@ -143,6 +96,78 @@ def _parse_protocol(
         )
 
     return build
+
+
+def _parse_dates(
+    record: Mapping[str, Any], where: str, problems: Problems
+) -> tuple[date | None, date | None, date | None]:
+    """A protocol's ``valid_from`` (required), ``valid_to`` (not before it) and ``review_on``."""
+    valid_from = date_field(record, "valid_from", where, problems)
+    valid_to = date_field(record, "valid_to", where, problems, required=False)
+    review_on = date_field(record, "review_on", where, problems, required=False)
+    if valid_from and valid_to and valid_to < valid_from:
+        problems.add(f"{where}.valid_to", "must be on or after valid_from")
+    return valid_from, valid_to, review_on
+
+
+def _parse_parties(
+    parties: Any, where: str, problems: Problems, organisation_kinds: set[str], code_schemes: set[str]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """The organisation kinds and the organisations (scheme, code) a protocol covers: at least one."""
+    kinds: set[str] = set()
+    codes: set[tuple[str, str]] = set()
+    if not isinstance(parties, dict):
+        problems.add(where, "is required: a mapping with 'kinds' and/or 'organisations'")
+        return kinds, codes
+    for j, kind in enumerate(list_field(parties, "kinds", where, problems)):
+        if choice(kind, organisation_kinds, f"{where}.kinds[{j}]", problems):
+            kinds.add(kind)
+    for j, code in enumerate(list_field(parties, "organisations", where, problems)):
+        scheme, _, value = code.partition(":") if isinstance(code, str) else ("", "", "")
+        if scheme in code_schemes and value:
+            codes.add((scheme, value))
+        else:
+            problems.add(
+                f"{where}.organisations[{j}]",
+                f"{code!r} must be written scheme:code, e.g. ods:A81001 (schemes: {', '.join(sorted(code_schemes))})",
+            )
+    if not kinds and not codes:
+        problems.add(where, "name at least one organisation kind or organisation")
+    return kinds, codes
+
+
+def _parse_flows(record: Mapping[str, Any], where: str, problems: Problems) -> set[tuple[str, str, str]]:
+    """A protocol's flows as (category, purpose, direction): each flow's categories times its purposes."""
+    flows: set[tuple[str, str, str]] = set()
+    flow_records = list_field(record, "flows", where, problems)
+    if not flow_records:
+        problems.add(f"{where}.flows", "list at least one flow")
+    for j, flow in enumerate(flow_records):
+        flows.update(_parse_flow(flow, f"{where}.flows[{j}]", problems))
+    return flows
+
+
+def _parse_flow(flow: Any, where: str, problems: Problems) -> set[tuple[str, str, str]]:
+    """One flow: a direction, and at least one category and one purpose (none if any is wrong)."""
+    if not isinstance(flow, dict):
+        problems.add(where, "must be a mapping with categories, purposes and direction")
+        return set()
+    direction = choice(flow.get("direction"), DIRECTIONS, f"{where}.direction", problems)
+    categories = [
+        c
+        for k, c in enumerate(list_field(flow, "categories", where, problems))
+        if choice(c, CATEGORIES, f"{where}.categories[{k}]", problems)
+    ]
+    purposes = [
+        p
+        for k, p in enumerate(list_field(flow, "purposes", where, problems))
+        if choice(p, PURPOSES, f"{where}.purposes[{k}]", problems)
+    ]
+    if not categories or not purposes:
+        problems.add(where, "needs at least one category and one purpose")
+    if not direction:
+        return set()
+    return {(c, p, direction) for c in categories for p in purposes}
 
 
 def save_protocols(

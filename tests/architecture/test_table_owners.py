@@ -1,8 +1,9 @@
 """Each domain is the only writer of its tables (docs/architecture.md), checked at run time.
 
 A row carries rules its writer must not forget (a person's blind indexes and matching keys, one flag per
-member, a nominator relationship recorded once), so each table is written only by the domain that owns
-it, through that domain's writers (``portal.families.records``, ``consent.records``,
+member, a nominator relationship recorded once, a user bound to one organisation by issuer and subject),
+so each table is written only by the domain that owns it, through that domain's writers
+(``portal.organisations.records``, ``portal.families.records``, ``consent.records``,
 ``referrals.states``, ...). ``TableOwners`` watches a session while real flows run and records every
 write made by a module of another domain:
 
@@ -96,15 +97,6 @@ OWNERS = {
         ("nomination", "nominated_person", "nomination_event", "match_review", "criterion_met"), "referrals"
     ),
     "server_session": "portal.auth",
-}
-
-#: writes still made outside their domain, because the owner has no writer for them yet: the demo seed's
-#: organisations and users (``portal.organisations`` has only look-ups). The set may only shrink: the
-#: flows must find exactly these, so an entry whose writer has arrived fails until it is taken off.
-AWAITING_WRITERS = {
-    ("portal.demo.seed", "organisation"),
-    ("portal.demo.seed", "app_user"),
-    ("portal.demo.seed", "user_role"),
 }
 
 _DML = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
@@ -377,7 +369,7 @@ def test_the_real_flows_write_only_their_own_tables(bare_app):
         _import_and_break_glass(bare_app)
     assert step(bare_app, lambda s: s.get(Nomination, linked).status.value) == "linked"
     assert step(bare_app, lambda s: s.get(Nomination, nomination_id).status.value) == "accepted"
-    assert guard.violations == AWAITING_WRITERS
+    assert guard.violations == set()
 
 
 # ------------------------------------------------------------------------------------- self-tests
