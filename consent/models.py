@@ -25,6 +25,15 @@ class NoticeMethod(enum.StrEnum):
     EMAIL = "email"
 
 
+#: how pages name each method: the coordinator's form and the family's record say it the same way
+NOTICE_METHOD_LABELS = {
+    NoticeMethod.IN_PERSON: "In person",
+    NoticeMethod.LETTER: "By letter",
+    NoticeMethod.PHONE: "By phone",
+    NoticeMethod.EMAIL: "By email",
+}
+
+
 class ObjectionStatus(enum.StrEnum):
     UPHELD = "upheld"  #: respected: the category is not shared
     OVERRIDDEN = "overridden"  #: a safeguarding or statutory basis overrides it, recorded in ``basis``

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -249,12 +250,30 @@ def session() -> Session:
     return g.db_session
 
 
+def _release() -> None:
+    """Roll the request's transaction back; a connection already broken has nothing left to release."""
+    try:
+        session().rollback()
+    except Exception:
+        logging.getLogger(__name__).warning("rollback after a failed view failed", exc_info=True)
+
+
 def commits(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Commit the request's session once, after the view returned a 2xx or 3xx response."""
+    """Commit the request's session once, after the view returned a 2xx or 3xx response.
+
+    A 4xx answer, or an exception (an ``abort``, a refusal the app's handlers turn into a page), rolls
+    back here, before the error page is drawn and the session store writes: on SQLite an uncommitted
+    access-log entry holds the write lock, and the store's own connection would wait on it for a minute.
+    A 4xx page that must keep its entry uses ``portal.kit.pages.failed_page``.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rv = view(*args, **kwargs)
+        try:
+            rv = view(*args, **kwargs)
+        except BaseException:
+            _release()
+            raise
         response = current_app.make_response(rv)
         if response.status_code < 400:
             session().commit()

@@ -33,17 +33,6 @@ class NominationStatus(enum.StrEnum):
     LINKED = "linked"
 
     @property
-    def label(self) -> str:
-        return {
-            "draft": "Draft",
-            "submitted": "Submitted",
-            "more_information_requested": "More information requested",
-            "accepted": "Accepted",
-            "not_accepted": "Not accepted",
-            "linked": "Added to an existing record",
-        }[self.value]
-
-    @property
     def open(self) -> bool:
         """Still with the council (or the nominator): a new nomination for the same person is a duplicate."""
         return self in (NominationStatus.SUBMITTED, NominationStatus.MORE_INFORMATION_REQUESTED)

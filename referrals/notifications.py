@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from portal import mail
 from portal.organisations.models import User
+from referrals.labels import NOMINATOR_STATUS_LABELS
 from referrals.models import Nomination, NominationStatus
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def status_changed(session: Session, nomination_id: uuid.UUID, status: Nominatio
     happened, then = EMAILED[status]
     paragraphs = [
         f"{box.council_name} has updated nomination {row.reference}.",
-        f"Status: {status.label}",
+        f"Status: {NOMINATOR_STATUS_LABELS[status]}",
         happened,
         f"Sign in to the {box.service_name} to {then}:",
         "For the family's privacy, this e-mail does not say who the nomination is about or what the council wrote.",
@@ -96,7 +97,7 @@ def status_changed(session: Session, nomination_id: uuid.UUID, status: Nominatio
     mail.queue(
         session,
         to=row.email,
-        subject=f"Nomination {row.reference}: {status.label.lower()}",
+        subject=f"Nomination {row.reference}: {NOMINATOR_STATUS_LABELS[status].lower()}",
         body=body,
         about=about,
     )

@@ -32,11 +32,6 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 @db.prebuilt
 def _session_statement(dialect: str) -> Select[Any]:
     """The session row, its user, their organisation and roles: every signed-in request runs it."""
@@ -110,15 +105,15 @@ class DatabaseSessionInterface(SessionInterface):
         row = rows[0] if rows else None
         if row is None:
             return DatabaseSession()
-        if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+        if row.expires_at <= now or row.last_seen_at + idle <= now:
             with self.factory() as writer:
                 writer.execute(delete(ServerSession).where(ServerSession.token_hash == _hash(token)))
                 writer.commit()
             result = DatabaseSession()
             result.expired = True
             return result
-        result = DatabaseSession(dict(row.data or {}), token=token, created_at=_aware(row.created_at))
-        result.touch = _aware(row.last_seen_at) + TOUCH_INTERVAL <= now
+        result = DatabaseSession(dict(row.data or {}), token=token, created_at=row.created_at)
+        result.touch = row.last_seen_at + TOUCH_INTERVAL <= now
         result.user = current.from_row(row)
         return result
 

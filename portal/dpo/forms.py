@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
-from wtforms import DateField, SelectField, StringField
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
+from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import ValidationError
 
 from portal.access_log.events import EventType, Outcome
+from portal.kit.fields import GovDateField
+from portal.kit.validators import Optional, Text, strip
 from sharing_protocols.policy import REASON_LABELS, label
 
 OUTCOME_LABELS = {"permitted": "Permitted", "denied": "Denied", "break_glass": "Break-glass"}
@@ -22,28 +24,6 @@ def event_label(event: str) -> str:
     return event.replace("_", " ").capitalize()
 
 
-class OptionalDateField(DateField):
-    """A GOV.UK day/month/year date that may be left blank, and never breaks on a crafted request.
-
-    The GOV.UK date widget expects exactly three submitted parts; anything else (absent, or a hand
-    made URL with one or four parts) is treated as blank or as an error, never as a crash.
-    """
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not any(v.strip() for v in valuelist):
-            self.raw_data = None
-            self.data = None
-            return
-        if len(valuelist) != 3:
-            self.raw_data = None
-            self.data = None
-            raise ValueError(f"{self.label.text} must be a real date, like 27 3 2026")
-        try:
-            super().process_formdata([" ".join(v.strip() for v in valuelist)])
-        except ValueError as exc:
-            raise ValueError(f"{self.label.text} must be a real date, like 27 3 2026") from exc
-
-
 class LogSearchForm(FlaskForm):
     """A GET search: it changes nothing, so it carries no CSRF token."""
 
@@ -53,21 +33,24 @@ class LogSearchForm(FlaskForm):
     person = StringField(
         "Person's NHS number or UPN",
         widget=GovTextInput(),
-        validators=[Optional(), Length(max=20, message="NHS number or UPN must be 20 characters or fewer")],
+        filters=[strip],
+        validators=[Optional(), Text("NHS number or UPN", 20)],
     )
     family = StringField(
         "Family reference",
         widget=GovTextInput(),
-        validators=[Optional(), Length(max=20, message="Family reference must be 20 characters or fewer")],
+        filters=[strip],
+        validators=[Optional(), Text("Family reference", 20)],
     )
     user_email = StringField(
         "User's email address",
         widget=GovTextInput(),
-        validators=[Optional(), Length(max=320, message="Email address must be 320 characters or fewer")],
+        filters=[strip],
+        validators=[Optional(), Text("Email address", 320)],
     )
     organisation = SelectField("Organisation", widget=GovSelect(), validate_choice=True, default="")
-    date_from = OptionalDateField("From", widget=GovDateInput(), format="%d %m %Y", validators=[Optional()])
-    date_to = OptionalDateField("To", widget=GovDateInput(), format="%d %m %Y", validators=[Optional()])
+    date_from = GovDateField("From", what="The 'from' date")
+    date_to = GovDateField("To", what="The 'to' date")
     outcome = SelectField(
         "Outcome",
         widget=GovSelect(),
@@ -81,7 +64,7 @@ class LogSearchForm(FlaskForm):
         default="",
     )
 
-    def validate_date_to(self, field: DateField) -> None:
+    def validate_date_to(self, field: GovDateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError("The 'to' date must be the same as or after the 'from' date")
 

@@ -32,6 +32,7 @@ from portal.dpo.forms import (
 )
 from portal.families import service as families
 from portal.gate import LogAction, Seen, access_context
+from portal.kit.fields import page_number
 from portal.organisations import service as organisations
 from sharing_protocols import policy
 
@@ -106,8 +107,7 @@ def search_access_log() -> ResponseReturnValue:
     form.organisation.choices = [SelectChoice("", "Any organisation")] + [
         SelectChoice(str(o.id), o.name) for o in organisations.list_organisations(session)
     ]
-    page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) < 100_000 else 1
+    page = page_number(request.args)
     if request.args and not form.validate():
         return render_template("audit/search.html", form=form, result=None, names={}), 400
     filters, described = _filters(form)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovTextArea, GovTextInput
 from wtforms import BooleanField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, ValidationError
 
 from portal.families.identifiers import clean_nhs_number, clean_upn
+from portal.kit.validators import Required, Text, strip
 
 
 class SearchForm(FlaskForm):
@@ -19,7 +20,8 @@ class SearchForm(FlaskForm):
     q = StringField(
         "Search by NHS number, UPN or name",
         widget=GovTextInput(),
-        validators=[Length(max=100, message="Search must be 100 characters or fewer")],
+        filters=[strip],
+        validators=[Text("Search", 100)],
     )
 
 
@@ -27,15 +29,14 @@ class BreakGlassForm(FlaskForm):
     identifier = StringField(
         "NHS number or UPN of the person",
         widget=GovTextInput(),
-        validators=[DataRequired(message="Enter the person's NHS number or UPN")],
+        filters=[strip],
+        validators=[Required("Enter the person's NHS number or UPN"), Text("NHS number or UPN", 40)],
     )
     reason = TextAreaField(
         "Why do you need to see this person's information now?",
         widget=GovTextArea(),
-        validators=[
-            DataRequired(message="Enter why you need emergency access"),
-            Length(min=20, max=1000, message="Reason must be between 20 and 1000 characters"),
-        ],
+        filters=[strip],
+        validators=[Required("Enter why you need emergency access"), Text("Reason", 1000, minimum=20, multiline=True)],
     )
     confirm = BooleanField(
         "I understand this access is recorded and will be reviewed by the data protection officer",

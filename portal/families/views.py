@@ -15,7 +15,9 @@ from portal.db import commits
 from portal.families import service
 from portal.families.forms import BreakGlassForm, SearchForm
 from portal.gate import access_context
+from portal.kit.fields import page_number
 from portal.kit.formatting import format_nhs_number, govuk_date
+from portal.kit.pages import failed_page
 
 bp = Blueprint("families", __name__)
 
@@ -56,11 +58,10 @@ def _rows(result: service.FlagPage, organisation_kind: str) -> list[tuple[str, .
 def list_flags() -> ResponseReturnValue:
     """List the flagged people the organisation serves, or search among them."""
     form = SearchForm(request.args)
-    page = request.args.get("page", "1")
-    page_number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    page = page_number(request.args)
     query = (form.q.data or "").strip() if form.validate() else ""
     try:
-        result = service.list_flagged(db.session(), access_context(), page=page_number, query=query)
+        result = service.list_flagged(db.session(), access_context(), page=page, query=query)
         gate.commit(db.session())
     except service.InvalidSearch as exc:
         # nothing was read, so nothing is shown or logged: the user corrects the search
@@ -79,8 +80,8 @@ def show_flag(person_id: uuid.UUID) -> ResponseReturnValue:
         person = service.get_flag_for(db.session(), access_context(), person_id)
         gate.commit(db.session())
     except service.NotFlagged:
-        db.session().commit()  # the look-up is logged even though there is nothing to show
-        return render_template("families/not_flagged.html"), 404
+        # the look-up is logged even though there is nothing to show
+        return failed_page(lambda: render_template("families/not_flagged.html"), 404)
     return render_template("families/show_flag.html", person=person)
 
 
@@ -119,6 +120,5 @@ def view_break_glass(grant_id: uuid.UUID) -> ResponseReturnValue:
     except service.GrantExpired:
         abort(404)
     if person is None:
-        db.session().commit()
-        return render_template("families/not_flagged.html", break_glass=True), 404
+        return failed_page(lambda: render_template("families/not_flagged.html", break_glass=True), 404)
     return render_template("families/show_flag.html", person=person)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.kit.formatting import format_nhs_number, govuk_date
+from portal.kit.formatting import format_nhs_number, govuk_date, govuk_datetime
 
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(govuk_date, "govuk_date")
+    app.add_template_filter(govuk_datetime, "govuk_datetime")
     app.add_template_filter(format_nhs_number, "nhs_number")

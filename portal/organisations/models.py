@@ -12,10 +12,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, utcnow
+from portal.db import Base, UTCDateTime, utcnow
 
 
 class OrganisationKind(enum.StrEnum):
@@ -97,7 +97,7 @@ class Organisation(Base):
     )
     code: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
 
@@ -142,7 +142,7 @@ class User(SignInProtocol, Base):
     job_title: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="users", lazy="joined")
     role_grants: Mapped[list[UserRole]] = relationship(
@@ -162,6 +162,6 @@ class UserRole(Base):
         Enum(Role, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
         primary_key=True,
     )
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="role_grants")

@@ -17,6 +17,7 @@ from referrals import states
 from referrals.framework import Framework
 from referrals.journey.gate import authorise_access, family_seen, nomination_facts, route_title
 from referrals.journey.records import CHECK_ANSWERS, ListItem, StalePage, Update
+from referrals.labels import NOMINATOR_STATUS_LABELS
 from referrals.models import (
     FamilyTold,
     NominatedPerson,
@@ -127,7 +128,7 @@ def unseen_updates(session: Session, user_id: uuid.UUID) -> list[Update]:
     pages, which show names, go through the gate).
     """
     rows = session.execute(_unseen_statement(session), {"user": user_id}).all()
-    return [Update(r.id, r.reference, r.status.label) for r in rows]
+    return [Update(r.id, r.reference, NOMINATOR_STATUS_LABELS[r.status]) for r in rows]
 
 
 #: the most nominations "Your nominations" lists (newest first)
@@ -208,7 +209,7 @@ def list_nominations(session: Session, ctx: AccessContext, framework: Framework)
             route_title=route_title(framework, r.framework_key, r.route_key),
             on=(r.submitted_at or r.created_at).date(),
             status=r.status.value,
-            status_label=r.status.label,
+            status_label=NOMINATOR_STATUS_LABELS[r.status],
             decision_reason=r.decision_reason if r.status is S.NOT_ACCEPTED else None,
             mine=r.nominator_id == ctx.user_id,
             updated=r.id in updated,

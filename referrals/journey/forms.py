@@ -9,24 +9,22 @@ form), so the service stores and indexes one form of each.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import (
-    GovCharacterCount,
-    GovDateInput,
-    GovRadioInput,
-    GovTextInput,
-)
-from wtforms import Field, HiddenField, RadioField, StringField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovCharacterCount, GovTextInput
+from wtforms import Field, HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 
 from portal.families.identifiers import clean_nhs_number, clean_postcode, clean_upn, upn_check_letter
+from portal.kit.fields import Choice, GovDateField, VersionedForm
+from portal.kit.formatting import govuk_date
+from portal.kit.validators import Optional, Required, Text, strip
+from referrals.labels import FAMILY_TOLD_LABELS
 
 NAME_MAX = 100
 TEXT_MAX = 5000
@@ -43,127 +41,6 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
-
-
-def govuk_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _has_control(text: str, allowed: str = "") -> bool:
-    return any(unicodedata.category(ch).startswith("C") and ch not in allowed for ch in text)
-
-
-class Required:
-    """The field must have an answer (``DataRequired`` without WTForms' own wording)."""
-
-    field_flags = {"required": True}
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if not field.data or (isinstance(field.data, str) and not field.data.strip()):
-            field.errors[:] = []
-            raise StopValidation(self.message)
-
-
-class Optional:
-    """No answer is an answer: skip the other checks."""
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if not field.data:
-            field.errors[:] = []
-            raise StopValidation()
-
-
-class Text:
-    """Length limit, and no control characters (line breaks are allowed in multi-line answers)."""
-
-    def __init__(self, what: str, maximum: int, *, multiline: bool = False) -> None:
-        self.what, self.maximum, self.multiline = what, maximum, multiline
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        text = field.data or ""
-        if self.multiline:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            field.data = text
-        if len(text) > self.maximum:
-            raise StopValidation(f"{self.what} must be {self.maximum:,} characters or fewer")
-        if self.multiline and _has_control(text, "\n\t"):
-            raise StopValidation(f"{self.what} must not include control codes")
-        if not self.multiline and _has_control(text):
-            raise StopValidation(f"{self.what} must not include special characters such as tabs or line breaks")
-
-
-class Choice(RadioField):
-    """GOV.UK radios, with one message for no answer and for an answer that was never offered."""
-
-    widget = GovRadioInput()
-
-    def __init__(self, label: str, *, message: str, choices: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
-        super().__init__(label, validate_choice=False, choices=[SelectChoice(v, t) for v, t in choices], **kwargs)
-        self.message = message
-        #: values accepted besides those offered (None: only those offered)
-        self.accepted: frozenset[str] | None = None
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        values = self.accepted if self.accepted is not None else {str(c.value) for c in self.choices or ()}
-        if not self.data or str(self.data) not in values:
-            raise StopValidation(self.message)
-
-
-class DateOfBirthField(Field):
-    """A GOV.UK date input (day, month, year) with GOV.UK's messages for each way it can be wrong.
-
-    Always keeps exactly three submitted parts, so the widget can redraw whatever was typed; any other
-    number of parts (a crafted request) is an error, never a crash.
-    """
-
-    widget = GovDateInput()
-
-    def __init__(self, label: str, *, required: str | None = None, **kwargs: Any) -> None:
-        super().__init__(label, **kwargs)
-        self.required = required
-        self.problem: str | None = None
-
-    def _value(self) -> str:
-        return self.data.strftime("%d %m %Y") if isinstance(self.data, date) else ""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        parts = [str(v)[:20] for v in valuelist]
-        self.raw_data = [*parts, "", "", ""][:3]
-        self.data = None
-        self.problem = None
-        if len(parts) not in (0, 3):
-            self.problem = f"{self.label.text} must be a real date"
-            return
-        day, month, year = (p.strip() for p in self.raw_data)
-        if not (day or month or year):
-            return
-        missing = [name for name, value in (("day", day), ("month", month), ("year", year)) if not value]
-        if missing:
-            self.problem = f"{self.label.text} must include a {' and a '.join(missing)}"
-            return
-        if not (re.fullmatch(r"[0-9]{1,2}", day) and re.fullmatch(r"[0-9]{1,2}", month) and year.isascii()):
-            self.problem = f"{self.label.text} must be a real date"
-            return
-        if not re.fullmatch(r"[0-9]{4}", year):
-            self.problem = "Year must include 4 numbers"
-            return
-        try:
-            self.data = date(int(year), int(month), int(day))
-        except ValueError:
-            self.problem = f"{self.label.text} must be a real date"
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        if self.problem:
-            raise StopValidation(self.problem)
-        if self.data is None and self.required:
-            raise StopValidation(self.required)
 
 
 def check_date_of_birth(day: date | None, today: date, *, child: bool = False) -> str | None:
@@ -271,7 +148,7 @@ def _name(label: str, what: str, required: str) -> StringField:
     return StringField(
         label,
         widget=GovTextInput(),
-        filters=[_strip],
+        filters=[strip],
         validators=[Required(required), Text(what, NAME_MAX)],
     )
 
@@ -280,20 +157,22 @@ def _identifier(label: str, check: Any, description: str) -> StringField:
     return StringField(
         label,
         widget=GovTextInput(),
-        filters=[_strip],
+        filters=[strip],
         description=description,
         validators=[Optional(), Identified(check)],
     )
 
 
-def _date_of_birth(label: str, required: str | None = None) -> DateOfBirthField:
+def _date_of_birth(label: str, required: str | None = None) -> GovDateField:
     #: the id is the day input's, so the error summary links to it (the template gives the container its own)
-    return DateOfBirthField(label, required=required, description="For example, 27 3 2012", id="date_of_birth-day")
+    return GovDateField(
+        label, what="Date of birth", required=required, description="For example, 27 3 2012", id="date_of_birth-day"
+    )
 
 
 def _postcode(label: str, required: str | None = None) -> StringField:
     first = Required(required) if required else Optional()
-    return StringField(label, widget=GovTextInput(), filters=[_strip], validators=[first, Identified(check_postcode)])
+    return StringField(label, widget=GovTextInput(), filters=[strip], validators=[first, Identified(check_postcode)])
 
 
 def _nhs_number() -> StringField:
@@ -307,7 +186,7 @@ def _upn() -> StringField:
 class _PersonFields(_TodayForm):
     """The checks a person's date of birth needs: plausible, and under 18 for a child."""
 
-    def validate_date_of_birth(self, field: DateOfBirthField) -> None:
+    def validate_date_of_birth(self, field: GovDateField) -> None:
         role = getattr(self, "role", None)
         problem = check_date_of_birth(field.data, self.today, child=role is not None and role.data == "child")
         if problem:
@@ -368,7 +247,7 @@ def _long_text(label: str, what: str, required: str, maximum: int = TEXT_MAX) ->
     return TextAreaField(
         label,
         widget=GovCharacterCount(),
-        filters=[_strip],
+        filters=[strip],
         validators=[Required(required), Text(what, maximum, multiline=True)],
     )
 
@@ -390,11 +269,7 @@ class TriedForm(FlaskForm):
 class FamilyToldForm(FlaskForm):
     family_told = Choice(
         "Does the family know about this nomination?",
-        choices=[
-            ("told_and_notice_given", "Yes, they have been told and given the fair processing notice"),
-            ("told_no_notice", "They have been told, but not given the notice"),
-            ("not_told", "No, they have not been told"),
-        ],
+        choices=[(told.value, label) for told, label in FAMILY_TOLD_LABELS.items()],
         message="Select whether the family knows about this nomination",
     )
 
@@ -408,21 +283,11 @@ class NotToldReasonForm(FlaskForm):
     )
 
 
-class _Versioned(FlaskForm):
-    #: the nomination's version when the page was drawn: a stale page or a replay changes nothing
-    version = HiddenField()
-
-    @property
-    def version_number(self) -> int:
-        text = str(self.version.data or "")
-        return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else -1
-
-
-class SubmitForm(_Versioned):
+class SubmitForm(VersionedForm):
     """Only the version (and the CSRF token): the answers are already in the draft."""
 
 
-class GiveInformationForm(_Versioned):
+class GiveInformationForm(VersionedForm):
     message = _long_text("Your answer", "Your answer", "Enter the information the Supporting Families team asked for")
 
 

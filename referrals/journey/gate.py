@@ -16,13 +16,17 @@ from portal.organisations.models import Organisation, User
 from referrals import states
 from referrals.framework import Framework
 from referrals.journey.records import (
-    EVENT_LABELS,
-    FAMILY_TOLD_LABELS,
-    ROLE_LABELS,
     MessageView,
     NominationView,
     NotADraft,
     PersonView,
+)
+from referrals.labels import (
+    FAMILY_TOLD_LABELS,
+    NOMINATOR_EVENT_LABELS,
+    NOMINATOR_STATUS_LABELS,
+    ROLE_LABELS,
+    event_label,
 )
 from referrals.models import (
     Nomination,
@@ -81,6 +85,20 @@ def authorise_access(
 ) -> gate.Permit:
     """Pass the gate for reading or changing this nomination (the organisation's, a draft its author's)."""
     return gate.authorise(session, ctx, NominationAccess(facts.policy), attempted=attempted, detail=detail)
+
+
+def check_nomination(session: Session, ctx: AccessContext, nomination_id: uuid.UUID, page: str) -> None:
+    """Pass the gate for one nomination before any page about it is drawn, even a blank question.
+
+    A page that takes a nomination's id and shows nothing of it (add a household member, a form sent
+    back with errors) must still refuse another organisation's nomination, a colleague's draft or an id
+    that names nothing, as the page's POST would: the refusal is logged like any other. A pass logs
+    nothing here; what the page then reads or changes is logged by the read or the change.
+    """
+    facts = nomination_facts(session, nomination_id)
+    authorise_access(
+        session, ctx, facts, EventType.NOMINATION_VIEWED, {"nomination_id": str(nomination_id), "page": page}
+    )
 
 
 def gate_read(session: Session, ctx: AccessContext, nomination_id: uuid.UUID, page: str) -> Facts:
@@ -158,7 +176,7 @@ def _messages(session: Session, nomination: Nomination) -> tuple[MessageView, ..
         MessageView(
             at=event.at,
             kind=event.kind.value,
-            label=EVENT_LABELS.get(event.kind, event.kind.value.replace("_", " ").capitalize()),
+            label=event_label(event.kind, NOMINATOR_EVENT_LABELS),
             message=event.message,
             author=f"{name}, {organisation}",
             from_council=organisation_id != nomination.organisation_id,
@@ -175,7 +193,7 @@ def load_view(
         id=nomination.id,
         reference=nomination.reference,
         status=nomination.status.value,
-        status_label=nomination.status.label,
+        status_label=NOMINATOR_STATUS_LABELS[nomination.status],
         version=nomination.version,
         route_key=nomination.route_key,
         route_title=route_title(framework, nomination.framework_key, nomination.route_key),

@@ -11,7 +11,6 @@ from referrals.duplicates import Duplicate
 from referrals.models import (
     FamilyTold,
     HouseholdRole,
-    NominationEventKind,
     NominationStatus,
 )
 
@@ -28,25 +27,6 @@ LINKED_MESSAGE = (
     "your information has been added to the existing record."
 )
 
-FAMILY_TOLD_LABELS = {
-    FamilyTold.TOLD_AND_NOTICE_GIVEN: "Yes, they have been told and given the fair processing notice",
-    FamilyTold.TOLD_NO_NOTICE: "They have been told, but not given the notice",
-    FamilyTold.NOT_TOLD: "No, they have not been told",
-}
-ROLE_LABELS = {
-    HouseholdRole.SUBJECT: "The person the concern is about",
-    HouseholdRole.PARENT_CARER: "Parent or carer",
-    HouseholdRole.CHILD: "Child (under 18)",
-    HouseholdRole.OTHER_ADULT: "Another adult",
-}
-EVENT_LABELS = {
-    NominationEventKind.SUBMITTED: "Nomination sent",
-    NominationEventKind.DUPLICATE_LINKED: "Added to an existing record",
-    NominationEventKind.INFORMATION_REQUESTED: "More information requested",
-    NominationEventKind.INFORMATION_GIVEN: "Information given",
-    NominationEventKind.ACCEPTED: "Accepted",
-    NominationEventKind.NOT_ACCEPTED: "Not accepted",
-}
 #: members a nominator may add (the person the concern is about is asked for on its own page)
 MEMBER_ROLES = (HouseholdRole.PARENT_CARER, HouseholdRole.CHILD, HouseholdRole.OTHER_ADULT)
 

@@ -29,15 +29,13 @@ from referrals.journey.following import (
     mark_seen,
     unseen_updates,
 )
-from referrals.journey.gate import get_draft_for, get_nomination_for
+from referrals.journey.gate import check_nomination, get_draft_for, get_nomination_for
 from referrals.journey.records import (
     CHECK_ANSWERS,
-    FAMILY_TOLD_LABELS,
     LINKED_MESSAGE,
     MAX_MEMBERS,
     MEMBER_ROLES,
     PAGES,
-    ROLE_LABELS,
     AlreadySubmitted,
     Incomplete,
     ListItem,
@@ -56,6 +54,7 @@ from referrals.journey.records import (
     Update,
 )
 from referrals.journey.submission import submit_nomination
+from referrals.labels import FAMILY_TOLD_LABELS, ROLE_LABELS
 
 __all__ = [
     "CHECK_ANSWERS",
@@ -83,6 +82,7 @@ __all__ = [
     "Update",
     "add_member",
     "change_member",
+    "check_nomination",
     "choose_route",
     "get_draft_for",
     "get_nomination_for",

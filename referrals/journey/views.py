@@ -7,6 +7,7 @@ access log; every answer is saved into the draft by the POST that carries it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,29 +19,32 @@ from portal import db
 from portal.auth.rules import Role, requires
 from portal.db import commits
 from portal.gate import AccessDenied, access_context
-from referrals.journey import forms, service
+from portal.kit.pages import failed_page
+from referrals.journey import forms, pages, service
 from referrals.setup import current_framework
 
 bp = Blueprint("nominations", __name__, url_prefix="/nominations")
 
 
+def _about_a_nomination(rule: str, *methods: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Route a practitioner's page about one nomination, in one transaction (``commits``), with the
+    nomination passing the gate first: every such page, even a blank question or a form sent back
+    with errors, refuses another organisation's nomination or an id that names nothing (logged)."""
+
+    def route(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def checked(nomination_id: uuid.UUID, **kwargs: Any) -> Any:
+            service.check_nomination(db.session(), access_context(), nomination_id, page=view.__name__)
+            return view(nomination_id, **kwargs)
+
+        return bp.route(rule, methods=list(methods))(requires(Role.PRACTITIONER)(commits(checked)))
+
+    return route
+
+
 def home_updates(session: Any, user: Any) -> list[service.Update]:
     """The home page's banner: a practitioner's nominations whose status changed since they last looked."""
     return service.unseen_updates(session, user.id) if Role.PRACTITIONER in user.roles else []
-
-
-#: the question pages' endpoints, by the page names the service and the log use
-ENDPOINTS = {
-    "immediate-risk": "nominations.immediate_risk",
-    "route": "nominations.choose_route",
-    "person": "nominations.edit_person",
-    "household": "nominations.household",
-    "concern": "nominations.edit_concern",
-    "tried": "nominations.edit_tried",
-    "family-told": "nominations.family_told",
-    "why-not-told": "nominations.why_not_told",
-    service.CHECK_ANSWERS: "nominations.check_answers",
-}
 
 
 @bp.errorhandler(AccessDenied)
@@ -63,55 +67,6 @@ def _no_member(_exc: service.MemberNotFound) -> ResponseReturnValue:
     return render_template("errors/404.html"), 404
 
 
-def _keep_log(status: int) -> int:
-    """A page that read the draft through the gate and answers 4xx (a form to correct): commit now, so
-    the access-log entry of what it shows is kept (``commits`` rolls a 4xx back). Only call it when the
-    request has written nothing but that entry."""
-    if status >= 400:
-        db.session().commit()
-    return status
-
-
-def _page_url(nomination_id: uuid.UUID, page: str, **args: Any) -> str:
-    return url_for(ENDPOINTS[page], nomination_id=nomination_id, **args)
-
-
-def _changing() -> bool:
-    """Whether the user came from check answers to change one answer (and goes back there after)."""
-    return request.args.get("change") == "1"
-
-
-def _onward(nomination_id: uuid.UUID, page: str) -> ResponseReturnValue:
-    return redirect(_page_url(nomination_id, service.CHECK_ANSWERS if _changing() else page))
-
-
-def _back(nomination_id: uuid.UUID, page: str) -> str:
-    return _page_url(nomination_id, service.CHECK_ANSWERS if _changing() else page)
-
-
-def _question(
-    nomination_id: uuid.UUID,
-    *,
-    page: str,
-    form_class: type[forms.FlaskForm],
-    field: str,
-    save: Callable[..., Any],
-    template: str,
-    back: str,
-    onward: str,
-) -> ResponseReturnValue:
-    """A page asking one free-text question of the draft: show it filled in, or save it and go on."""
-    if request.method == "POST":
-        form = form_class()
-        if form.validate():
-            save(db.session(), access_context(), nomination_id, getattr(form, field).data)
-            return _onward(nomination_id, onward)
-        return render_template(template, form=form, nomination_id=nomination_id, back=_back(nomination_id, back)), 400
-    draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page=page)
-    form = form_class(data={field: getattr(draft, field)})
-    return render_template(template, form=form, nomination_id=nomination_id, back=_back(nomination_id, back))
-
-
 # ------------------------------------------------------------------------------ starting
 
 
@@ -121,7 +76,7 @@ def _question(
 def list_nominations() -> ResponseReturnValue:
     """List the organisation's nominations and the user's drafts, with what changed since last time."""
     items = service.list_nominations(db.session(), access_context(), current_framework())
-    return render_template("nominations/list.html", items=items, seen_form=forms.SeenForm(), endpoints=ENDPOINTS)
+    return render_template("nominations/list.html", items=items, seen_form=forms.SeenForm(), endpoints=pages.ENDPOINTS)
 
 
 @bp.get("/start")
@@ -149,7 +104,7 @@ def new_nomination() -> ResponseReturnValue:
         )
         if draft_id is None:
             return redirect(url_for("nominations.contact_now"))
-        return redirect(_page_url(draft_id, "route"))
+        return redirect(pages.page_url(draft_id, "route"))
     if form.draft_uuid is None:
         form.draft_id.data = str(uuid.uuid4())
     status = 400 if form.errors else 200
@@ -168,18 +123,20 @@ def contact_now() -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ questions
 
 
-@bp.route("/<uuid:nomination_id>/immediate-risk", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/immediate-risk", "GET", "POST")
 def immediate_risk(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Change the answer to the first question of a draft."""
-    back = _back(nomination_id, service.CHECK_ANSWERS) if _changing() else url_for("nominations.list_nominations")
+    back = (
+        pages.back_to(nomination_id, service.CHECK_ANSWERS)
+        if pages.changing()
+        else url_for("nominations.list_nominations")
+    )
     if request.method == "POST":
         form = forms.ImmediateRiskForm()
         if form.validate():
             at_risk = form.immediate_risk.data == "yes"
             service.save_immediate_risk(db.session(), access_context(), nomination_id, immediate_risk=at_risk)
-            return redirect(url_for("nominations.contact_now")) if at_risk else _onward(nomination_id, "route")
+            return redirect(url_for("nominations.contact_now")) if at_risk else pages.go_on(nomination_id, "route")
         return render_template("nominations/immediate_risk.html", form=form, back=back), 400
     draft = service.get_draft_for(
         db.session(), access_context(), current_framework(), nomination_id, page="immediate-risk"
@@ -188,77 +145,38 @@ def immediate_risk(nomination_id: uuid.UUID) -> ResponseReturnValue:
     return render_template("nominations/immediate_risk.html", form=form, back=back)
 
 
-def _route_form(form: forms.RouteForm) -> tuple[forms.RouteForm, list[Any]]:
-    framework = current_framework()
-    routes = framework.routes_for(access_context().organisation_kind)
-    form.offer([(r.key, r.title) for r in routes], [r.key for r in framework.routes])
-    return form, list(routes)
-
-
-@bp.route("/<uuid:nomination_id>/route", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/route", "GET", "POST")
 def choose_route(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask which equivalent-concern route the nomination is under (only the sector's are offered)."""
-    back = _back(nomination_id, "immediate-risk")
+    back = pages.back_to(nomination_id, "immediate-risk")
     if request.method == "POST":
-        form, routes = _route_form(forms.RouteForm())
+        form, routes = pages.route_form(forms.RouteForm())
         if form.validate():
             service.choose_route(db.session(), access_context(), current_framework(), nomination_id, form.route.data)
-            return _onward(nomination_id, "person")
+            return pages.go_on(nomination_id, "person")
         return render_template("nominations/route.html", form=form, routes=routes, back=back), 400
     draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page="route")
-    form, routes = _route_form(forms.RouteForm(data={"route": draft.route_key or None}))
+    form, routes = pages.route_form(forms.RouteForm(data={"route": draft.route_key or None}))
     return render_template("nominations/route.html", form=form, routes=routes, back=back)
 
 
-def _answers(form: forms.PersonForm | forms.MemberForm, role: str) -> service.PersonAnswers:
-    return service.PersonAnswers(
-        given_name=form.given_name.data,
-        family_name=form.family_name.data,
-        date_of_birth=form.date_of_birth.data,
-        nhs_number=form.nhs_number.data or None,
-        upn=form.upn.data or None,
-        postcode=form.postcode.data or None,
-        role=role,
-    )
-
-
-def _person_data(person: service.PersonView | None) -> dict[str, Any]:
-    if person is None:
-        return {}
-    return {
-        "given_name": person.given_name,
-        "family_name": person.family_name,
-        "date_of_birth": person.date_of_birth,
-        "nhs_number": person.nhs_number,
-        "upn": person.upn,
-        "postcode": person.postcode,
-        "role": person.role,
-    }
-
-
-@bp.route("/<uuid:nomination_id>/person", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/person", "GET", "POST")
 def edit_person(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask for the person the concern is about."""
     ctx = access_context()
-    back = _back(nomination_id, "route")
+    back = pages.back_to(nomination_id, "route")
     if request.method == "POST":
         form = forms.PersonForm(today=ctx.today)
         if form.validate():
-            service.save_person(db.session(), ctx, nomination_id, _answers(form, "subject"))
-            return _onward(nomination_id, "household")
+            service.save_person(db.session(), ctx, nomination_id, pages.person_answers(form, "subject"))
+            return pages.go_on(nomination_id, "household")
         return render_template("nominations/person.html", form=form, back=back), 400
     draft = service.get_draft_for(db.session(), ctx, current_framework(), nomination_id, page="person")
-    form = forms.PersonForm(data=_person_data(draft.subject), today=ctx.today)
+    form = forms.PersonForm(data=pages.person_data(draft.subject), today=ctx.today)
     return render_template("nominations/person.html", form=form, back=back)
 
 
-@bp.route("/<uuid:nomination_id>/household", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/household", "GET", "POST")
 def household(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """List the household members added so far and ask whether to add another."""
     draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page="household")
@@ -269,62 +187,32 @@ def household(nomination_id: uuid.UUID) -> ResponseReturnValue:
             return redirect(
                 url_for("nominations.add_member", nomination_id=nomination_id, change=request.args.get("change"))
             )
-        return _onward(nomination_id, "concern")
-    status = _keep_log(400 if form.errors else 200)
-    return render_template(
-        "nominations/household.html",
-        form=form,
-        draft=draft,
-        max_members=service.MAX_MEMBERS,
-        back=_back(nomination_id, "person"),
-    ), status
+        return pages.go_on(nomination_id, "concern")
+    return pages.draft_page(
+        lambda: render_template(
+            "nominations/household.html",
+            form=form,
+            draft=draft,
+            max_members=service.MAX_MEMBERS,
+            back=pages.back_to(nomination_id, "person"),
+        ),
+        failed=bool(form.errors),
+    )
 
 
-def _member_page(nomination_id: uuid.UUID, ordinal: int | None) -> ResponseReturnValue:
-    ctx = access_context()
-    back = url_for("nominations.household", nomination_id=nomination_id, change=request.args.get("change"))
-    if request.method == "POST":
-        form = forms.MemberForm(today=ctx.today)
-        if form.validate():
-            answers = _answers(form, form.role.data)
-            try:
-                if ordinal is None:
-                    service.add_member(db.session(), ctx, nomination_id, answers)
-                else:
-                    service.change_member(db.session(), ctx, nomination_id, ordinal, answers)
-            except service.TooManyMembers:
-                db.session().rollback()
-                form.given_name.errors = [f"You can add up to {service.MAX_MEMBERS} household members"]
-                return render_template("nominations/member.html", form=form, back=back, ordinal=ordinal), 400
-            return redirect(back)
-        return render_template("nominations/member.html", form=form, back=back, ordinal=ordinal), 400
-    data: dict[str, Any] = {}
-    if ordinal is not None:
-        draft = service.get_draft_for(db.session(), ctx, current_framework(), nomination_id, page="household")
-        data = _person_data(draft.member(ordinal))
-    form = forms.MemberForm(data=data, today=ctx.today)
-    return render_template("nominations/member.html", form=form, back=back, ordinal=ordinal)
-
-
-@bp.route("/<uuid:nomination_id>/household/add", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/household/add", "GET", "POST")
 def add_member(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask for another member of the household."""
-    return _member_page(nomination_id, None)
+    return pages.member_page(nomination_id, None)
 
 
-@bp.route("/<uuid:nomination_id>/household/<int:ordinal>", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/household/<int:ordinal>", "GET", "POST")
 def change_member(nomination_id: uuid.UUID, ordinal: int) -> ResponseReturnValue:
     """Change what was said about a household member."""
-    return _member_page(nomination_id, ordinal)
+    return pages.member_page(nomination_id, ordinal)
 
 
-@bp.route("/<uuid:nomination_id>/household/<int:ordinal>/remove", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/household/<int:ordinal>/remove", "GET", "POST")
 def remove_member(nomination_id: uuid.UUID, ordinal: int) -> ResponseReturnValue:
     """Ask whether to remove a household member, and remove them."""
     back = url_for("nominations.household", nomination_id=nomination_id, change=request.args.get("change"))
@@ -335,16 +223,16 @@ def remove_member(nomination_id: uuid.UUID, ordinal: int) -> ResponseReturnValue
         return redirect(back)
     draft = service.get_draft_for(db.session(), access_context(), current_framework(), nomination_id, page="household")
     member = draft.member(ordinal)
-    status = _keep_log(400 if form.errors else 200)
-    return render_template("nominations/remove_member.html", form=form, member=member, back=back), status
+    return pages.draft_page(
+        lambda: render_template("nominations/remove_member.html", form=form, member=member, back=back),
+        failed=bool(form.errors),
+    )
 
 
-@bp.route("/<uuid:nomination_id>/concern", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/concern", "GET", "POST")
 def edit_concern(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask what the nominator is worried about, in their own words."""
-    return _question(
+    return pages.question(
         nomination_id,
         page="concern",
         form_class=forms.ConcernForm,
@@ -356,12 +244,10 @@ def edit_concern(nomination_id: uuid.UUID) -> ResponseReturnValue:
     )
 
 
-@bp.route("/<uuid:nomination_id>/tried", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/tried", "GET", "POST")
 def edit_tried(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask what the organisation has already tried."""
-    return _question(
+    return pages.question(
         nomination_id,
         page="tried",
         form_class=forms.TriedForm,
@@ -373,12 +259,10 @@ def edit_tried(nomination_id: uuid.UUID) -> ResponseReturnValue:
     )
 
 
-@bp.route("/<uuid:nomination_id>/family-told", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/family-told", "GET", "POST")
 def family_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask whether the family has been told and given the fair processing notice."""
-    back = _back(nomination_id, "tried")
+    back = pages.back_to(nomination_id, "tried")
     if request.method == "POST":
         form = forms.FamilyToldForm()
         if form.validate():
@@ -386,8 +270,8 @@ def family_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
                 db.session(), access_context(), nomination_id, form.family_told.data
             )
             if needs_reason:
-                return redirect(_page_url(nomination_id, "why-not-told", change=request.args.get("change")))
-            return redirect(_page_url(nomination_id, service.CHECK_ANSWERS))
+                return redirect(pages.page_url(nomination_id, "why-not-told", change=request.args.get("change")))
+            return redirect(pages.page_url(nomination_id, service.CHECK_ANSWERS))
         return render_template("nominations/family_told.html", form=form, back=back), 400
     draft = service.get_draft_for(
         db.session(), access_context(), current_framework(), nomination_id, page="family-told"
@@ -396,12 +280,10 @@ def family_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
     return render_template("nominations/family_told.html", form=form, back=back)
 
 
-@bp.route("/<uuid:nomination_id>/why-not-told", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/why-not-told", "GET", "POST")
 def why_not_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Ask why the family has not been told, or not given the notice."""
-    return _question(
+    return pages.question(
         nomination_id,
         page="why-not-told",
         form_class=forms.NotToldReasonForm,
@@ -416,9 +298,7 @@ def why_not_told(nomination_id: uuid.UUID) -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ sending
 
 
-@bp.route("/<uuid:nomination_id>/check-answers", methods=["GET", "POST"])
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/check-answers", "GET", "POST")
 def check_answers(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Show every answer with a way to change it, and send the nomination (exactly once)."""
     ctx = access_context()
@@ -442,27 +322,27 @@ def check_answers(nomination_id: uuid.UUID) -> ResponseReturnValue:
             return redirect(url_for("nominations.show_confirmation", nomination_id=sent.nomination_id))
     draft = service.get_draft_for(db.session(), ctx, current_framework(), nomination_id, page=service.CHECK_ANSWERS)
     form.version.data = str(draft.version)
-    status = _keep_log(400 if problems or form.errors else 200)
-    return render_template(
-        "nominations/check_answers.html",
-        draft=draft,
-        form=form,
-        problems=problems,
-        endpoints=ENDPOINTS,
-        back=_page_url(nomination_id, "why-not-told" if draft.needs_reason else "family-told"),
-    ), status
+    return pages.draft_page(
+        lambda: render_template(
+            "nominations/check_answers.html",
+            draft=draft,
+            form=form,
+            problems=problems,
+            endpoints=pages.ENDPOINTS,
+            back=pages.page_url(nomination_id, "why-not-told" if draft.needs_reason else "family-told"),
+        ),
+        failed=bool(problems or form.errors),
+    )
 
 
-@bp.get("/<uuid:nomination_id>/confirmation")
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/confirmation", "GET")
 def show_confirmation(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Confirm the nomination was sent, with its reference."""
     nomination = service.get_nomination_for(
         db.session(), access_context(), current_framework(), nomination_id, page="confirmation"
     )
     if nomination.draft:
-        return redirect(_page_url(nomination_id, service.CHECK_ANSWERS))
+        return redirect(pages.page_url(nomination_id, service.CHECK_ANSWERS))
     return render_template(
         "nominations/confirmation.html", nomination=nomination, linked_message=service.LINKED_MESSAGE
     )
@@ -471,21 +351,17 @@ def show_confirmation(nomination_id: uuid.UUID) -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ following
 
 
-@bp.get("/<uuid:nomination_id>")
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>", "GET")
 def show_nomination(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Show what was sent, its status and the messages shared with the nominator (never the family's file)."""
     nomination = service.get_nomination_for(db.session(), access_context(), current_framework(), nomination_id)
     if nomination.draft:
-        return redirect(_page_url(nomination_id, service.next_page(nomination)))
+        return redirect(pages.page_url(nomination_id, service.next_page(nomination)))
     form = forms.GiveInformationForm(data={"version": str(nomination.version)})
     return render_template("nominations/show.html", nomination=nomination, form=form)
 
 
-@bp.post("/<uuid:nomination_id>/reply")
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/reply", "POST")
 def give_information(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Answer the council's request for more information."""
     form = forms.GiveInformationForm()
@@ -499,12 +375,10 @@ def give_information(nomination_id: uuid.UUID) -> ResponseReturnValue:
         flash("Your answer has been sent to the Supporting Families team.", "success")
         return redirect(url_for("nominations.show_nomination", nomination_id=nomination_id))
     nomination = service.get_nomination_for(db.session(), access_context(), current_framework(), nomination_id)
-    return render_template("nominations/show.html", nomination=nomination, form=form), _keep_log(400)
+    return failed_page(lambda: render_template("nominations/show.html", nomination=nomination, form=form), 400)
 
 
-@bp.post("/<uuid:nomination_id>/open")
-@requires(Role.PRACTITIONER)
-@commits
+@_about_a_nomination("/<uuid:nomination_id>/open", "POST")
 def open_nomination(nomination_id: uuid.UUID) -> ResponseReturnValue:
     """Open an updated nomination: its updates stop being news (a POST, because a GET changes nothing)."""
     if forms.SeenForm().validate():

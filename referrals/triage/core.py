@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,16 +19,15 @@ from portal.gate import AccessContext, Triage
 from portal.organisations.models import Organisation, User
 from referrals import states
 from referrals.framework import Framework
+from referrals.labels import event_label
 from referrals.matching import PersonDetails
 from referrals.models import (
-    HouseholdRole,
     NominatedPerson,
     Nomination,
     NominationEvent,
     NominationEventKind,
     NominationStatus,
 )
-from referrals.models import MatchStatus as MatchStatus  # re-exported for the views, which may not import models
 from sharing_protocols import policy
 from sharing_protocols.policy import TriageAction
 
@@ -45,37 +44,6 @@ QUEUE_STATUSES = (
 )
 #: what the status filter offers: the queue, and decided nominations to look back at
 STATUS_CHOICES = (*QUEUE_STATUSES, NominationStatus.ACCEPTED, NominationStatus.NOT_ACCEPTED)
-
-STATUS_LABELS = {
-    NominationStatus.DRAFT: "Draft",
-    NominationStatus.SUBMITTED: "Submitted",
-    NominationStatus.MORE_INFORMATION_REQUESTED: "More information requested",
-    NominationStatus.ACCEPTED: "Accepted",
-    NominationStatus.NOT_ACCEPTED: "Not accepted",
-    NominationStatus.LINKED: "Linked to an existing record",
-}
-
-EVENT_LABELS = {
-    NominationEventKind.SUBMITTED: "Submitted",
-    NominationEventKind.DUPLICATE_LINKED: "Linked to an existing record",
-    NominationEventKind.INFORMATION_REQUESTED: "More information requested",
-    NominationEventKind.INFORMATION_GIVEN: "More information given",
-    NominationEventKind.MATCH_CONFIRMED: "Match confirmed",
-    NominationEventKind.MATCH_REJECTED: "Match rejected",
-    NominationEventKind.ACCEPTED: "Accepted",
-    NominationEventKind.NOT_ACCEPTED: "Not accepted",
-    NominationEventKind.LEAD_PROFESSIONAL_ASSIGNED: "Lead professional assigned",
-    NominationEventKind.NOTICE_RECORDED: "Fair processing notice recorded",
-    NominationEventKind.FLAGS_RAISED: "Flags raised",
-}
-
-ROLE_LABELS = {
-    HouseholdRole.SUBJECT: "The person the concern is about",
-    HouseholdRole.PARENT_CARER: "Parent or carer",
-    HouseholdRole.CHILD: "Child",
-    HouseholdRole.OTHER_ADULT: "Other adult",
-}
-
 
 # ---------------------------------------------------------------------------------------- errors
 
@@ -284,7 +252,7 @@ def history_of(session: Session, state: State) -> tuple[HistoryEntry, ...]:
         HistoryEntry(
             at=e.at,
             kind=e.kind,
-            label=EVENT_LABELS.get(e.kind, e.kind.value.replace("_", " ").capitalize()),
+            label=event_label(e.kind),
             actor=name,
             organisation=organisation,
             message=e.message,
@@ -317,8 +285,3 @@ def known_with_identifiers(session: Session, people: Sequence[NominatedPerson]) 
             if index in table:
                 found.setdefault(table[index], row.id)
     return found
-
-
-def long_date(day: date) -> str:
-    """As GOV.UK writes dates: 5 January 2026."""
-    return f"{day.day} {day:%B %Y}"

@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.models import NoticeGiven, NoticeMethod, NoticeVersion
+from consent.models import NOTICE_METHOD_LABELS, NoticeGiven, NoticeMethod, NoticeVersion
 from portal import gate
 from portal.access_log.events import EventType
 from portal.families.models import Family, FamilyMember, Flag, MemberRole, Person
@@ -30,7 +30,6 @@ from referrals.triage.family_steps import (
     FLAG_ENDS_AFTER,
     FLAG_LONGEST,
     FLAG_REVIEW_AFTER,
-    NOTICE_METHOD_LABELS,
     Choice,
     assign_lead_professional,
     lead_choices,
@@ -46,7 +45,6 @@ __all__ = [
     "FLAG_ENDS_AFTER",
     "FLAG_LONGEST",
     "FLAG_REVIEW_AFTER",
-    "NOTICE_METHOD_LABELS",
     "Choice",
     "FamilySetup",
     "MemberView",

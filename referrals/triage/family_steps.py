@@ -19,15 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent import records as consent_records
-from consent.models import NoticeMethod, NoticeVersion
+from consent.models import NOTICE_METHOD_LABELS, NoticeMethod, NoticeVersion
 from portal import gate
 from portal.access_log.events import EventType
 from portal.families import records
 from portal.families.models import Family, FamilyMember, Flag
 from portal.gate import AccessContext, Seen
+from portal.kit.formatting import govuk_date
 from portal.organisations.models import Organisation, OrganisationKind, Role, User, UserRole
 from referrals.models import NominatedPerson, NominationEventKind
-from referrals.triage.core import NoFamilyYet, State, TriageError, add_event, advance, authorise, long_date
+from referrals.triage.core import NoFamilyYet, State, TriageError, add_event, advance, authorise
 from referrals.triage.models import CriterionMet
 from sharing_protocols import policy
 from sharing_protocols.policy import TriageAction
@@ -37,13 +38,6 @@ FLAG_REVIEW_AFTER = timedelta(days=91)
 FLAG_ENDS_AFTER = timedelta(days=365)
 #: the longest a flag may be raised for in one go
 FLAG_LONGEST = timedelta(days=3 * 366)
-
-NOTICE_METHOD_LABELS = {
-    NoticeMethod.IN_PERSON: "In person",
-    NoticeMethod.LETTER: "By letter",
-    NoticeMethod.PHONE: "By phone",
-    NoticeMethod.EMAIL: "By email",
-}
 
 
 @dataclass(frozen=True)
@@ -146,7 +140,7 @@ def _check_notice(
         raise TriageError("The date the notice was given must be today or in the past.", field="given_on")
     if given_on < notice_version.published_on:
         raise TriageError(
-            f"{notice_version.label} was published on {long_date(notice_version.published_on)}: "
+            f"{notice_version.label} was published on {govuk_date(notice_version.published_on)}: "
             "the date it was given must be on or after that.",
             field="given_on",
         )
@@ -197,7 +191,7 @@ def record_notice(
         method=method,
         recorded_at=ctx.at,
     )
-    given = f"{NOTICE_METHOD_LABELS[method].lower()} on {long_date(given_on)}"
+    given = f"{NOTICE_METHOD_LABELS[method].lower()} on {govuk_date(given_on)}"
     members = f"{len(chosen)} {'member' if len(chosen) == 1 else 'members'}"
     message = f"{notice_version.label} given {given} to {members} of family {family.reference}."
     add_event(session, ctx, state, NominationEventKind.NOTICE_RECORDED, message)
@@ -312,7 +306,7 @@ def raise_flags(
         for person_id, categories in wanted.items()
     ]
     people = f"{len(raised)} {'person' if len(raised) == 1 else 'people'}"
-    message = f"Flags raised for {people} in family {family.reference}, for review on {long_date(review_on)}."
+    message = f"Flags raised for {people} in family {family.reference}, for review on {govuk_date(review_on)}."
     add_event(session, ctx, state, NominationEventKind.FLAGS_RAISED, message)
     shown = [Seen(person_id, family.id, policy.Tier.DETAIL, categories) for person_id, categories in wanted.items()]
     gate.record(

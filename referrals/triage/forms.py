@@ -1,7 +1,8 @@
 """Forms for triage: shape and field validation only (no database, no policy).
 
-Every form that changes a nomination carries the version the page showed (``version``, hidden), which
-the service compares and swaps, so a stale page or a replayed POST is refused rather than applied.
+Every form that changes a nomination is a ``portal.kit.fields.VersionedForm``: it carries the version the
+page showed, which the service compares and swaps, so a stale page or a replayed POST is refused rather
+than applied. Free text and dates use the page kit's validators and date field, as every form does.
 Choices that depend on data are set by the view from what the service returned, and WTForms refuses
 anything else a crafted request sends; where the choices are the family's (its members, who may lead it,
 the notice versions) the service checks the values itself (``validate_choice=False`` here), so a POST
@@ -12,24 +13,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovCheckboxesInput,
     GovCheckboxInput,
-    GovDateInput,
     GovRadioInput,
     GovSelect,
     GovTextInput,
 )
 from wtforms import (
     BooleanField,
-    DateField,
     Field,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -37,18 +35,11 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    StopValidation,
-    ValidationError,
-)
-from wtforms.widgets import HiddenInput
+from wtforms.validators import DataRequired, InputRequired, ValidationError
 
-from consent.models import NoticeMethod
+from consent.models import NOTICE_METHOD_LABELS
+from portal.kit.fields import GovDateField, VersionedForm
+from portal.kit.validators import Optional, Required, Text, strip
 
 MAX_MESSAGE = 2000
 
@@ -67,16 +58,6 @@ class QueueFiltersForm(FlaskForm):
     organisation = SelectField("Nominating organisation", widget=GovSelect(), validate_choice=True, default="")
     age = SelectField("Time since it was submitted", widget=GovSelect(), validate_choice=True, default="")
     status = SelectField("Status", widget=GovSelect(), validate_choice=True, default="")
-
-
-class VersionedForm(FlaskForm):
-    version = IntegerField(
-        widget=HiddenInput(),
-        validators=[
-            InputRequired(message="Reload the page and try again"),
-            NumberRange(min=1, message="Reload the page and try again"),
-        ],
-    )
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:
@@ -110,10 +91,8 @@ class RequestInformationForm(VersionedForm):
         "What do you need to know?",
         description="The nominator sees this message in their nominations, and answers it there.",
         widget=GovCharacterCount(),
-        validators=[
-            DataRequired(message="Enter what you need to know"),
-            Length(max=MAX_MESSAGE, message=f"Your message must be {MAX_MESSAGE} characters or fewer"),
-        ],
+        filters=[strip],
+        validators=[Required("Enter what you need to know"), Text("Your message", MAX_MESSAGE, multiline=True)],
     )
 
 
@@ -122,9 +101,10 @@ class DeclineForm(VersionedForm):
         "Why is the nomination not being accepted?",
         description="The nominator sees this reason. Do not include anything they should not know about the family.",
         widget=GovCharacterCount(),
+        filters=[strip],
         validators=[
-            DataRequired(message="Enter why the nomination is not being accepted"),
-            Length(max=MAX_MESSAGE, message=f"The reason must be {MAX_MESSAGE} characters or fewer"),
+            Required("Enter why the nomination is not being accepted"),
+            Text("The reason", MAX_MESSAGE, multiline=True),
         ],
     )
 
@@ -145,7 +125,8 @@ class AcceptForm(VersionedForm):
         "Family reference",
         description="Only if you chose another family, for example SF-000101",
         widget=GovTextInput(),
-        validators=[Optional(), Length(max=20, message="The family reference must be 20 characters or fewer")],
+        filters=[strip],
+        validators=[Optional(), Text("The family reference", 20)],
     )
     #: (field name, nominated person id) of the criteria fields added for this request
     criteria_fields: tuple[tuple[str, uuid.UUID], ...] = ()
@@ -193,48 +174,7 @@ class LeadProfessionalForm(VersionedForm):
     )
 
 
-class Needed:
-    """Like ``InputRequired``, without the ``required`` flag: the GOV.UK date widget would put
-    ``required`` on its wrapping ``div`` (not valid HTML), and ``novalidate`` forms do not use it."""
-
-    field_flags: dict[str, bool] = {}
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if field.data is None and not field.errors:
-            raise StopValidation(self.message)
-
-
-class GovDateField(DateField):
-    """A GOV.UK day/month/year date that never breaks on a crafted request (absent, or 1 or 4 parts)."""
-
-    def __init__(self, label: str, **kwargs: object) -> None:
-        super().__init__(label, widget=GovDateInput(), format="%d %m %Y", **kwargs)  # type: ignore[arg-type]
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not any(v.strip() for v in valuelist):
-            self.raw_data = None
-            self.data = None
-            return
-        if len(valuelist) != 3:
-            self.raw_data = None
-            self.data = None
-            raise ValueError(f"{self.label.text} must be a real date")
-        try:
-            self.data = datetime.strptime(" ".join(v.strip() for v in valuelist), "%d %m %Y").date()
-        except ValueError:
-            self.data = None
-            raise ValueError(f"{self.label.text} must be a real date") from None
-
-
-METHODS = [
-    (NoticeMethod.IN_PERSON.value, "In person"),
-    (NoticeMethod.LETTER.value, "By letter"),
-    (NoticeMethod.PHONE.value, "By phone"),
-    (NoticeMethod.EMAIL.value, "By email"),
-]
+METHODS = [(method.value, label) for method, label in NOTICE_METHOD_LABELS.items()]
 
 
 class NoticeForm(VersionedForm):
@@ -253,8 +193,9 @@ class NoticeForm(VersionedForm):
     )
     given_on = GovDateField(
         "When was it given?",
+        what="The date it was given",
+        required="Enter the date it was given",
         description="For example, 27 3 2026",
-        validators=[Needed("Enter the date it was given")],
     )
     method = RadioField(
         "How was it given?",
@@ -277,13 +218,11 @@ class NoticeForm(VersionedForm):
 class FlagsForm(VersionedForm):
     review_on = GovDateField(
         "Review date",
+        required="Enter the review date",
         description="When the council will check the flags are still needed. For example, 27 3 2026",
-        validators=[Needed("Enter the review date")],
     )
     ends_on = GovDateField(
-        "End date",
-        description="After this date partners no longer see the flags.",
-        validators=[Needed("Enter the end date")],
+        "End date", required="Enter the end date", description="After this date partners no longer see the flags."
     )
     family_told = BooleanField(
         "The family has been told that partners who serve them will see that they are supported",

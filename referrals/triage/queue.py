@@ -18,6 +18,7 @@ from portal.access_log.events import EventType
 from portal.gate import AccessContext, Triage
 from portal.organisations.models import Organisation
 from referrals.framework import Framework
+from referrals.labels import STATUS_LABELS
 from referrals.models import (
     NominatedPerson,
     Nomination,
@@ -26,7 +27,6 @@ from referrals.models import (
 from referrals.triage.core import (
     PER_PAGE,
     QUEUE_STATUSES,
-    STATUS_LABELS,
     route_title,
 )
 from sharing_protocols.policy import TriageAction

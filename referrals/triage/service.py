@@ -31,6 +31,7 @@ from portal.families.models import Family, FamilyMember, FamilyStatus, Person
 from portal.gate import AccessContext, Seen
 from portal.organisations.models import Organisation, User
 from referrals.framework import Framework
+from referrals.labels import FAMILY_TOLD_LABELS, ROLE_LABELS, STATUS_LABELS
 from referrals.matching import Candidate, Strength, find_candidates
 from referrals.models import (
     HouseholdRole,
@@ -42,8 +43,6 @@ from referrals.models import (
 )
 from referrals.triage.core import (
     CANDIDATES_SHOWN,
-    ROLE_LABELS,
-    STATUS_LABELS,
     HistoryEntry,
     MatchProblem,
     NominationNotFound,
@@ -190,13 +189,6 @@ class NominationView:
         return all(p.match_status != MatchStatus.UNREVIEWED for p in self.people)
 
 
-FAMILY_TOLD_LABELS = {
-    "told_and_notice_given": "Yes, and they have been given the fair processing notice",
-    "told_no_notice": "Yes, but they have not been given the fair processing notice",
-    "not_told": "No",
-}
-
-
 def _known_families(session: Session, person_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[KnownFamily]]:
     if not person_ids:
         return {}
@@ -315,7 +307,7 @@ def _as_sent(session: Session, state: State) -> dict[str, Any]:
         "no_immediate_risk": nomination.no_immediate_risk,
         "concern": nomination.concern,
         "tried": nomination.tried,
-        "family_told": FAMILY_TOLD_LABELS.get(told.value) if told else None,
+        "family_told": FAMILY_TOLD_LABELS.get(told) if told else None,
         "not_told_reason": nomination.not_told_reason,
         "decided_at": nomination.decided_at,
         "decision_reason": nomination.decision_reason,

@@ -16,7 +16,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     SmallInteger,
     String,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, enum_type, utcnow
+from portal.db import Base, UTCDateTime, enum_type, utcnow
 
 
 class ProtocolStatus(enum.StrEnum):
@@ -51,8 +50,8 @@ class SharingProtocol(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     review_on: Mapped[date | None] = mapped_column(Date)
     signatories: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     parties: Mapped[list[ProtocolParty]] = relationship(
         back_populates="protocol", cascade="all, delete-orphan", lazy="selectin"

@@ -139,13 +139,6 @@ def test_the_gate_exports_few_functions_and_nothing_reaches_past_them():
 
 #: modules allowed past 500 lines, and why
 LONG_MODULES: dict[str, str] = {}
-#: modules and functions still too long when this test was written, being split (issue 11): the lists
-#: may only shrink (a listed one that is short now must be taken off, and nothing may be added)
-STILL_TO_SPLIT = {
-    "referrals/journey/views.py",
-    "referrals/triage/views.py",
-}
-STILL_TO_SHORTEN: set[str] = set()
 
 
 def test_no_production_module_is_over_500_lines():
@@ -154,8 +147,7 @@ def test_no_production_module_is_over_500_lines():
         for path in _production_files()
         if (n := len(path.read_text().splitlines())) > 500 and str(path.relative_to(ROOT)) not in LONG_MODULES
     }
-    assert set(long) - STILL_TO_SPLIT == set(), "split the module (or give a reason in LONG_MODULES)"
-    assert STILL_TO_SPLIT - set(long) == set(), "this one is short now: take it off STILL_TO_SPLIT"
+    assert long == {}, "split the module (or give a reason in LONG_MODULES)"
 
 
 def _long_functions(path: Path) -> list[str]:
@@ -172,7 +164,5 @@ def _long_functions(path: Path) -> list[str]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_functions_over_60_lines_say_why(package):
     """A function over 60 lines (docstring included) says in its docstring why ("Long because ...")."""
-    long = {f for path in _production_files() if path.is_relative_to(ROOT / package) for f in _long_functions(path)}
-    listed = {f for f in STILL_TO_SHORTEN if f.startswith(package + "/")}
-    assert long - listed == set(), "shorten the function, or say in its docstring why it is long"
-    assert listed - long == set(), "this one is short now: take it off STILL_TO_SHORTEN"
+    long = [f for path in _production_files() if path.is_relative_to(ROOT / package) for f in _long_functions(path)]
+    assert long == [], "shorten the function, or say in its docstring why it is long"

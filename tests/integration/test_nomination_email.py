@@ -26,6 +26,7 @@ from portal.families.identifiers import synthetic_nhs_number
 from portal.organisations.models import User
 from referrals import states
 from referrals.journey import service as journey
+from referrals.labels import NOMINATOR_STATUS_LABELS
 from referrals.models import Nomination, NominationStatus
 from referrals.setup import current_framework
 from referrals.triage import accept, service
@@ -196,11 +197,11 @@ def test_each_change_the_council_shares_emails_the_nominator_once_with_the_refer
     assert received.rcpt_to == (email_of(app, "school.practitioner"),)
     assert received.message["To"] == email_of(app, "school.practitioner")
     assert received.message["From"] == SENDER
-    assert received.message["Subject"] == f"Nomination {reference}: {status.label.lower()}"
+    assert received.message["Subject"] == f"Nomination {reference}: {NOMINATOR_STATUS_LABELS[status].lower()}"
     assert received.message["Auto-Submitted"] == "auto-generated"
     assert received.message.get_content_type() == "text/plain"
     body = received.body
-    assert reference in body and f"Status: {status.label}" in body
+    assert reference in body and f"Status: {NOMINATOR_STATUS_LABELS[status]}" in body
     assert f"{then}:" in body.replace("\n", " ")
     assert the_link(body) == f"{app.config['BASE_URL']}/nominations/{nomination_id}"
     assert_nothing_personal(received)
