@@ -1,5 +1,9 @@
 """Shared fixtures: an app per database backend (SQLite and PostgreSQL), built by running the real
-migrations, and a live server for flows that need real HTTP (the sign-in back channel)."""
+migrations, and a live server for flows that need real HTTP (the sign-in back channel).
+
+Both run the default framework file unless a module asks for every shipped one:
+``pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)`` (a folder's ``conftest.py`` may
+override ``framework_name`` instead). The data the tests build is made by ``tests/builders.py``."""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ settings.register_profile("portal", deadline=None)
 settings.load_profile("portal")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: the shipped framework files: the nomination and triage tests run under each
+FRAMEWORKS = ("troubled_families_2015", "supporting_families_2022")
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -99,6 +105,16 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     return make_database(backend, tmp_path, request)
 
 
+@pytest.fixture
+def framework_name() -> str:
+    """The framework file ``app`` and ``live_app`` run (``PORTAL_FRAMEWORK_FILE``); empty: the default."""
+    return ""
+
+
+def framework_env(framework_name: str) -> dict[str, str]:
+    return {"PORTAL_FRAMEWORK_FILE": framework_name} if framework_name else {}
+
+
 class LiveServer:
     def __init__(self, app: Flask, port: int) -> None:
         self.app = app
@@ -129,18 +145,18 @@ def seeded(app: Flask, *, nominations: bool = False) -> Flask:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+def app(database_url: str, tmp_path: Path, framework_name: str) -> Iterator[Flask]:
     """The portal on a migrated, seeded database, for the Flask test client."""
-    app = seeded(build_app(database_url, tmp_path, free_port()))
+    app = seeded(build_app(database_url, tmp_path, free_port(), framework_env(framework_name)))
     yield app
     app.extensions["db_engine"].dispose()
 
 
 @pytest.fixture
-def live_app(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+def live_app(database_url: str, tmp_path: Path, framework_name: str) -> Iterator[LiveServer]:
     """The portal, migrated and seeded with the demo data, served over real HTTP on a free port."""
     port = free_port()
-    app = seeded(build_app(database_url, tmp_path, port))
+    app = seeded(build_app(database_url, tmp_path, port, framework_env(framework_name)))
     server = LiveServer(app, port).start()
     try:
         yield server

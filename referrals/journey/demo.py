@@ -10,12 +10,15 @@ as if the demo users had typed it. The history goes through the state machine's 
 nothing.
 
 Call ``seed_demo_nominations(session, framework, today)`` from ``portal.demo.seed`` after the demo
-families (the linked and the accepted nomination need Kelly Brown's family, SF-000101).
+families (the linked and the accepted nomination need Kelly Brown's family, SF-000101). The row writer
+(``write_nomination``, with its people described as ``Nominee``) is shared: the triage demo and the tests'
+builders (``tests/builders.py``) write their nominations with it too.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -31,7 +34,7 @@ from portal.families.models import FamilyMember, Person
 from portal.gate import record_system
 from portal.organisations.models import User
 from referrals import states
-from referrals.framework import Framework
+from referrals.framework import Framework, Route
 from referrals.models import FamilyTold, HouseholdRole, NominatedPerson, Nomination, NominationEventKind
 from referrals.models import NominationStatus as S
 
@@ -195,19 +198,81 @@ def _at(today: date, days_ago: int, hour: int = 10) -> datetime:
     return datetime.combine(today - timedelta(days=days_ago), time(hour, 0), UTC)
 
 
-def _nominated(ordinal: int, said: Said, today: date) -> NominatedPerson:
+@dataclass(frozen=True)
+class Nominee:
+    """A person as a nominator describes them: what the nomination records of them, before any match."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date | None = None
+    nhs_number: str | None = None
+    upn: str | None = None
+    postcode: str | None = None
+    role: HouseholdRole = HouseholdRole.SUBJECT
+
+
+def route_for(framework: Framework, kind: str, category: str | None = None) -> Route:
+    """The route a partner of this kind would use for a concern in this category (in any category, when
+    None): the one most particular to the sector, or the sector's first when none evidences the category."""
+    routes = [r for r in framework.routes_for(kind) if category is None or r.category == category]
+    return min(routes, key=lambda r: len(r.sectors)) if routes else framework.routes_for(kind)[0]
+
+
+def write_nomination(
+    session: Session,
+    *,
+    framework: Framework,
+    nominator: User,
+    route: Route,
+    people: Sequence[Nominee],
+    status: S,
+    created_at: datetime,
+    submitted_at: datetime | None,
+    **columns: Any,
+) -> Nomination:
+    """A nomination row as the journey (and, once decided, the council) left it, its people encrypted with
+    the blind indexes of their identifiers; flush. No history: ``referrals.states.add_event`` writes that.
+
+    Args:
+        columns: the row's other answers and decisions, by attribute name (``concern``, ``family_told``,
+            ``reference``, ``family_id``, ``decided_at``...).
+    """
+    nomination = Nomination(
+        status=status,
+        framework_key=framework.key,
+        framework_version=framework.version,
+        route_key=route.key,
+        category=route.category,
+        organisation_id=nominator.organisation_id,
+        nominator_id=nominator.id,
+        no_immediate_risk=True,
+        created_at=created_at,
+        updated_at=submitted_at or created_at,
+        submitted_at=submitted_at,
+        people=[
+            NominatedPerson(
+                ordinal=ordinal,
+                role=p.role,
+                given_name=p.given_name,
+                family_name=p.family_name,
+                date_of_birth=p.date_of_birth,
+                postcode=p.postcode,
+                **indexed_identifiers(p.nhs_number, p.upn),
+            )
+            for ordinal, p in enumerate(people)
+        ],
+        **columns,
+    )
+    session.add(nomination)
+    session.flush()
+    return nomination
+
+
+def _nominee(said: Said, today: date) -> Nominee:
     nhs = said.nhs or (synthetic_nhs_number(900_000 + said.n) if said.n is not None and not said.upn else None)
     pupil = synthetic_upn(8_000 + said.n) if said.n is not None and said.upn else None
     born = date(today.year - said.born[0], said.born[1], said.born[2]) if said.born else None
-    return NominatedPerson(
-        ordinal=ordinal,
-        role=said.role,
-        given_name=said.given,
-        family_name=said.family,
-        date_of_birth=born,
-        **indexed_identifiers(nhs, pupil),
-        postcode=said.postcode,
-    )
+    return Nominee(said.given, said.family, born, nhs_number=nhs, upn=pupil, postcode=said.postcode, role=said.role)
 
 
 @dataclass(frozen=True)
@@ -222,36 +287,27 @@ class _Context:
 def _write(session: Session, c: _Context, spec: DemoNomination) -> Nomination:
     """One demo nomination as the journey (and the council) left it, with its history."""
     user = c.users[spec.nominator]
-    route = next(
-        r for r in c.framework.routes_for(ROUTES[spec.nominator][0]) if r.category == ROUTES[spec.nominator][1]
-    )
+    route = route_for(c.framework, *ROUTES[spec.nominator])
     created = _at(c.today, spec.days_ago + 1)
     submitted = _at(c.today, spec.days_ago) if spec.status is not S.DRAFT else None
     decided = _at(c.today, spec.decided_days_ago) if spec.decided_days_ago is not None else None
-    nomination = Nomination(
-        id=uuid.uuid4(),
+    nomination = write_nomination(
+        session,
+        framework=c.framework,
+        nominator=user,
+        route=route,
+        people=[_nominee(said, c.today) for said in spec.people],
         status=spec.status,
-        version=3,
-        framework_key=c.framework.key,
-        framework_version=c.framework.version,
-        route_key=route.key,
-        category=route.category,
-        organisation_id=user.organisation_id,
-        nominator_id=user.id,
-        no_immediate_risk=True,
         created_at=created,
-        updated_at=submitted or created,
         submitted_at=submitted,
+        version=3,
         nominator_seen_at=submitted,
         reference=spec.reference,
         family_id=c.kelly_family if spec.in_kelly_family else None,
         decided_at=decided,
         decided_by_id=c.coordinator.id if decided else None,
-        people=[_nominated(ordinal, said, c.today) for ordinal, said in enumerate(spec.people)],
         **spec.answers,
     )
-    session.add(nomination)
-    session.flush()
     if submitted:
         states.add_event(
             session, nomination.id, K.SUBMITTED, actor_id=user.id, at=submitted, shared_with_nominator=True

@@ -18,7 +18,7 @@ from portal.gate import AccessContext
 from portal.organisations.models import User
 from referrals.journey import service as nominations
 from referrals.models import NominationStatus
-from tests.builders_nominations import create_nomination
+from tests.builders import create_nomination
 from tests.signin import dev_sign_in
 
 #: blueprints whose pages show people, families, flags or the log (which names people), and who calls them

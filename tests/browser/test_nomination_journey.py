@@ -17,8 +17,9 @@ from portal.families.models import Person
 from referrals.models import Nomination
 from referrals.triage import service as triage
 from tests.browser.test_pages import h1, sign_in_as
+from tests.builders import context_of
 from tests.conftest import LiveServer
-from tests.integration.nomination_helpers import context, version_of
+from tests.integration.reads import version_of
 
 pytestmark = pytest.mark.browser
 
@@ -185,7 +186,7 @@ def test_a_school_nominates_a_pupil_and_answers_the_council_later(
     app = live_app.app
     with app.app_context():
         nomination_id = db.session().scalar(select(Nomination.id).where(Nomination.reference == reference))
-    coordinator = context(app, "sf.coordinator")
+    coordinator = context_of(app, "sf.coordinator")
     with app.app_context():
         triage.request_information(
             db.session(),

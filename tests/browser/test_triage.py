@@ -16,7 +16,7 @@ from portal.families.models import RelationshipKind
 from referrals.models import HouseholdRole, NominationStatus
 from referrals.setup import current_framework
 from tests.browser.test_pages import h1, sign_in_as
-from tests.builders_nominations import Nominee, create_known_person, create_nomination
+from tests.builders import create_known_person, create_nomination, nominee
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -42,11 +42,11 @@ def _prepare(live_app: LiveServer) -> dict[str, object]:
             session,
             reference="SFN-BROWSE",
             people=(
-                Nominee("Jaden", "Quincey", date(2016, 2, 3), postcode="EX9 9ZZ"),
-                Nominee("Maria", "Quincey", date(1988, 5, 17), postcode="EX9 9ZZ", role=HouseholdRole.PARENT_CARER),
+                nominee("Jaden", "Quincey", date(2016, 2, 3), postcode="EX9 9ZZ"),
+                nominee("Maria", "Quincey", date(1988, 5, 17), postcode="EX9 9ZZ", role=HouseholdRole.PARENT_CARER),
             ),
         )
-        other = create_nomination(session, reference="SFN-OTHER1", people=(Nominee("Ava", "Zimmer", None),))
+        other = create_nomination(session, reference="SFN-OTHER1", people=(nominee("Ava", "Zimmer", None),))
         decided = create_nomination(session, reference="SFN-DECIDE", status=NominationStatus.NOT_ACCEPTED)
         session.commit()
         framework = current_framework()

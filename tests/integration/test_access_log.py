@@ -24,8 +24,6 @@ from portal.access_log import chain, signing
 from portal.access_log import search as service
 from portal.access_log.events import EventType
 from portal.access_log.models import AccessLogChainHead, AccessLogCheckpoint, AccessLogEntry, AccessLogSubject
-from portal.cli import upgrade
-from portal.db import make_engine
 
 ENTRY = AccessLogEntry.__table__
 SUBJECT = AccessLogSubject.__table__
@@ -72,26 +70,8 @@ def new_entry(i: int, **overrides) -> chain.NewEntry:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
 def sealer(key: Ed25519PrivateKey) -> signing.Sealer:
     return signing.Sealer(key, interval=INTERVAL)
-
-
-@pytest.fixture
-def trusted(key: Ed25519PrivateKey) -> dict:
-    return signing.keyset([key.public_key()])
 
 
 def append_many(engine: Engine, sealer: signing.Sealer, count: int, start: int = 1) -> list[int]:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, event, text, update
+from sqlalchemy import event, text, update
 from sqlalchemy.orm import Session
 
 from portal.access_log import chain, signing
 from portal.access_log import search as service
 from portal.access_log.search import LogFilters
-from portal.cli import upgrade
-from portal.db import make_engine
 from tests.integration.test_access_log import (
     FAMILIES,
     ORGS,
@@ -27,14 +24,6 @@ from tests.integration.test_access_log import (
     new_entry,
     tampering,
 )
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ without (READ COMMITTED: bounded by the chain head, as a DPO's page reads).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,8 +25,6 @@ from sqlalchemy.orm import Session
 
 from portal.access_log import chain, signing, verify_postgresql, verify_reference
 from portal.access_log.format import ENTRY_FIELDS
-from portal.cli import upgrade
-from portal.db import make_engine
 from tests.integration.test_access_log import (
     CHECKPOINT,
     ENTRY,
@@ -44,24 +42,6 @@ from tests.integration.test_access_log import (
 ENTRIES = 40
 INTERVAL = 5
 Tamper = Callable[[Connection], None]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def trusted(key: Ed25519PrivateKey) -> dict:
-    return signing.keyset([key.public_key()])
 
 
 @pytest.fixture

@@ -13,39 +13,22 @@ import uuid
 from importlib import resources
 
 import pytest
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.access_log import chain
 from portal.families import service
 from portal.families.models import Person
-from portal.gate import AccessContext, AccessDenied, AuditUnavailable
-from portal.organisations.models import User
+from portal.gate import AccessDenied, AuditUnavailable
 from sharing_protocols.register.file import import_register, load_register_text
+from tests.builders import context_of, person_named
 from tests.signin import dev_sign_in, h1
 
 
 def person_id(app, name: str) -> uuid.UUID:
     with app.app_context():
-        for person in db.session().scalars(select(Person)):
-            if person.full_name == name:
-                return person.id
-    raise AssertionError(f"no demo person {name}")
-
-
-def context(app, subject: str) -> AccessContext:
-    with app.app_context():
-        user = db.session().scalar(select(User).where(User.subject == subject))
-        return AccessContext(
-            user_id=user.id,
-            organisation_id=user.organisation_id,
-            organisation_kind=user.organisation.kind.value,
-            roles=frozenset(r.value for r in user.roles),
-            request_id=uuid.uuid4().hex,
-            ip="127.0.0.1",
-            user_agent="pytest",
-        )
+        return person_named(db.session(), name).id
 
 
 def log_rows(app, query: str = "SELECT seq, event, outcome, reasons FROM access_log_entry ORDER BY seq"):
@@ -54,7 +37,7 @@ def log_rows(app, query: str = "SELECT seq, event, outcome, reasons FROM access_
 
 
 def page_of(app, subject: str, **kwargs) -> service.FlagPage:
-    ctx = context(app, subject)
+    ctx = context_of(app, subject)
     with app.test_request_context():
         page = service.list_flagged(db.session(), ctx, **kwargs)
         db.session().commit()
@@ -118,7 +101,7 @@ def trusted(app):
 
 def test_organisation_serving_nobody_in_the_family_is_refused_and_the_refusal_is_logged(app):
     kelly = person_id(app, "Kelly Brown")
-    ctx = context(app, "probation.practitioner")
+    ctx = context_of(app, "probation.practitioner")
     with app.test_request_context(), pytest.raises(AccessDenied) as refused:
         service.get_flag_for(db.session(), ctx, kelly)
     assert [r.code for r in refused.value.decision.failed] == ["no_relationship"]
@@ -127,7 +110,7 @@ def test_organisation_serving_nobody_in_the_family_is_refused_and_the_refusal_is
 
 
 def test_unknown_person_is_refused_exactly_like_an_unserved_one(app):
-    ctx = context(app, "probation.practitioner")
+    ctx = context_of(app, "probation.practitioner")
     with app.test_request_context(), pytest.raises(AccessDenied) as refused:
         service.get_flag_for(db.session(), ctx, uuid.uuid4())
     assert [r.code for r in refused.value.decision.failed] == ["no_relationship"]
@@ -136,7 +119,7 @@ def test_unknown_person_is_refused_exactly_like_an_unserved_one(app):
 def test_family_without_a_notice_is_refused_with_the_notice_reason(app):
     dean = person_id(app, "Dean Walsh")
     with app.test_request_context(), pytest.raises(AccessDenied) as refused:
-        service.get_flag_for(db.session(), context(app, "gp.practitioner"), dean)
+        service.get_flag_for(db.session(), context_of(app, "gp.practitioner"), dean)
     assert "no_notice" in [r.code for r in refused.value.decision.failed]
 
 
@@ -184,7 +167,7 @@ def test_search_by_nhs_number_upn_and_name(app):
     assert set(listed(app, "gp.practitioner", query="brown")) == {"Kelly Brown", "Tyler Brown", "Mia Brown"}
     assert listed(app, "probation.practitioner", query=spaced) == {}  # not served: a search reaches nobody new
     with app.test_request_context(), pytest.raises(service.InvalidSearch):
-        service.list_flagged(db.session(), context(app, "gp.practitioner"), query="943 476 5910")
+        service.list_flagged(db.session(), context_of(app, "gp.practitioner"), query="943 476 5910")
 
 
 def test_a_list_page_makes_the_same_number_of_queries_whatever_the_number_of_people(app):
@@ -214,7 +197,7 @@ def test_when_the_log_cannot_be_written_nothing_is_served(app, monkeypatch):
 
     monkeypatch.setattr(chain, "append", broken)
     with app.test_request_context(), pytest.raises(AuditUnavailable):
-        service.list_flagged(db.session(), context(app, "gp.practitioner"))
+        service.list_flagged(db.session(), context_of(app, "gp.practitioner"))
 
 
 def test_the_database_holds_no_plaintext_identifier(app, database_url):
@@ -279,7 +262,7 @@ def test_break_glass_widens_relationship_and_notice_only_and_is_marked(app):
     with app.app_context():
         dean = db.session().get(Person, person_id(app, "Dean Walsh"))
         dean_nhs = dean.nhs_number
-    ctx = context(app, "probation.practitioner")
+    ctx = context_of(app, "probation.practitioner")
     reason = "Police report a child at risk at this address tonight; need the lead professional now"
     with app.test_request_context():
         grant = service.start_break_glass(db.session(), ctx, dean_nhs, reason)
@@ -292,7 +275,7 @@ def test_break_glass_widens_relationship_and_notice_only_and_is_marked(app):
     assert (last.event, last.outcome) == ("flag_break_glass_viewed", "break_glass")
     assert "relationship_waived_break_glass" in last.reasons and "notice_waived_break_glass" in last.reasons
     assert str(grant.id) in last.detail and "Police" not in last.detail  # the reason stays encrypted, out of the log
-    other = context(app, "gp.practitioner")
+    other = context_of(app, "gp.practitioner")
     with app.test_request_context(), pytest.raises(service.GrantExpired):
         service.view_break_glass(db.session(), other, grant.id)  # a grant is its holder's alone
 
@@ -300,7 +283,7 @@ def test_break_glass_widens_relationship_and_notice_only_and_is_marked(app):
 def test_break_glass_for_an_unknown_nhs_number_discloses_nothing_and_is_logged(app):
     from portal.families.identifiers import synthetic_nhs_number
 
-    ctx = context(app, "probation.practitioner")
+    ctx = context_of(app, "probation.practitioner")
     with app.test_request_context():
         grant = service.start_break_glass(db.session(), ctx, synthetic_nhs_number(90_000), "x" * 30)
         db.session().commit()
@@ -434,7 +417,7 @@ def test_the_dpo_reviews_emergency_accesses(live_app):
     app = live_app.app
     with app.app_context():
         kelly_nhs = db.session().get(Person, person_id(app, "Kelly Brown")).nhs_number
-    ctx = context(app, "probation.practitioner")
+    ctx = context_of(app, "probation.practitioner")
     with app.test_request_context():
         grant = service.start_break_glass(db.session(), ctx, kelly_nhs, "Police report a child at risk tonight")
         db.session().commit()
@@ -466,7 +449,7 @@ def test_the_dpo_reviews_emergency_accesses(live_app):
 def test_making_a_break_glass_grant_is_itself_logged(app):
     with app.app_context():
         kelly_nhs = db.session().get(Person, person_id(app, "Kelly Brown")).nhs_number
-    ctx = context(app, "probation.practitioner")
+    ctx = context_of(app, "probation.practitioner")
     with app.test_request_context():
         grant = service.start_break_glass(db.session(), ctx, kelly_nhs, "Police report a child at risk tonight")
         db.session().commit()

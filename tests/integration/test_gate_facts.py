@@ -25,9 +25,11 @@ from flask import Flask
 from sqlalchemy import Cast, Null, select
 from sqlalchemy.orm import Session
 
-from consent.models import NoticeGiven, NoticeGivenMember, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
+from consent import records as consent_records
+from consent.models import NoticeGiven, NoticeMethod, NoticeVersion, Objection, ObjectionStatus
 from portal import db
-from portal.families.models import FamilyMember, Person, RelationshipKind, RelationshipSource, ServiceRelationship
+from portal.families import records
+from portal.families.models import FamilyMember, Person, RelationshipKind, RelationshipSource
 from portal.gate import facts, facts_sql
 from portal.organisations.models import Organisation
 
@@ -58,37 +60,38 @@ def added(app: Flask) -> Added:
         (family, first), (_, second) = members[0], members[1]
         assert family == members[1][0], "the demo's first family has two members"
         version = session.scalars(select(NoticeVersion.id).order_by(NoticeVersion.id)).first()
-        notice = NoticeGiven(
+        notice = consent_records.give_notice(
+            session,
             family_id=family,
             version_id=version,
+            member_ids=[first, second],
             given_on=date(2026, 1, 15),
+            given_by_id=None,
             method=NoticeMethod.LETTER,
-            members=[NoticeGivenMember(person_id=first), NoticeGivenMember(person_id=second)],
         )
-        session.add_all(
-            [
-                Objection(
-                    person_id=first,
-                    category="health",
-                    purpose="safeguarding",
-                    status=ObjectionStatus.OVERRIDDEN,
-                    basis="section 47 enquiry: risk of significant harm",
-                    raised_on=date(2026, 2, 1),
-                ),
-                Objection(
-                    person_id=second, category="education", status=ObjectionStatus.UPHELD, raised_on=date(2026, 2, 2)
-                ),
-                ServiceRelationship(
-                    organisation_id=organisations[0],
-                    person_id=first,
-                    kind=RelationshipKind.ON_CASELOAD,
-                    source=RelationshipSource.MANUAL,
-                    valid_from=date(2024, 9, 1),
-                    valid_to=date(2025, 7, 31),
-                ),
-                notice,
-            ]
+        consent_records.record_objection(
+            session, person_id=second, category="education", raised_on=date(2026, 2, 2), recorded_by_id=None
         )
+        # consent's writer records an objection upheld, so the overridden one (with its basis) is a plain row
+        session.add(
+            Objection(
+                person_id=first,
+                category="health",
+                purpose="safeguarding",
+                status=ObjectionStatus.OVERRIDDEN,
+                basis="section 47 enquiry: risk of significant harm",
+                raised_on=date(2026, 2, 1),
+            )
+        )
+        ended = records.add_relationship(
+            session,
+            organisation_id=organisations[0],
+            person_id=first,
+            kind=RelationshipKind.ON_CASELOAD,
+            source=RelationshipSource.MANUAL,
+            valid_from=date(2024, 9, 1),
+        )
+        records.end_relationship(ended, last_day=date(2025, 7, 31))
         session.commit()
     return Added(app, notice, first, second)
 

@@ -13,17 +13,10 @@ from portal import db
 from referrals.journey import service
 from referrals.journey.demo import seed_demo_nominations
 from referrals.models import Nomination
-from tests.integration.nomination_helpers import FRAMEWORKS, call, context, disposed, framework_of, nomination_app
+from tests.builders import call, context_of, framework_of
+from tests.conftest import FRAMEWORKS
 
-
-@pytest.fixture(params=FRAMEWORKS)
-def framework_name(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def app(database_url, tmp_path, framework_name):
-    yield from disposed(nomination_app(database_url, tmp_path, framework_name))
+pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)
 
 
 def seed(app) -> int:
@@ -54,7 +47,7 @@ def test_the_demo_has_a_nomination_in_every_state_and_a_second_run_writes_nothin
 
 def test_the_demo_users_see_their_nominations_and_the_updates(app):
     seed(app)
-    school, gp = context(app, "school.practitioner"), context(app, "gp.practitioner")
+    school, gp = context_of(app, "school.practitioner"), context_of(app, "gp.practitioner")
     listed = {i.status for i in call(app, service.list_nominations, school, framework_of(app))}
     assert listed == {"draft", "submitted", "more_information_requested", "accepted"}
     assert {u.status_label for u in call(app, service.unseen_updates, school.user_id)} == {

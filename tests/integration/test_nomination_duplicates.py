@@ -21,30 +21,11 @@ from referrals.duplicates import Described, MatchedBy, find_duplicate
 from referrals.journey import service
 from referrals.models import NominationEvent, NominationEventKind, NominationStatus
 from referrals.triage import service as triage
-from tests.integration.nomination_helpers import (
-    FRAMEWORKS,
-    a_person,
-    call,
-    complete_draft,
-    context,
-    disposed,
-    framework_of,
-    log_entries,
-    nomination,
-    nomination_app,
-    route_for,
-    version_of,
-)
+from tests.builders import a_person, call, complete_draft, context_of, framework_of, route_for
+from tests.conftest import FRAMEWORKS
+from tests.integration.reads import log_entries, nomination, version_of
 
-
-@pytest.fixture(params=FRAMEWORKS)
-def framework_name(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def app(database_url, tmp_path, framework_name):
-    yield from disposed(nomination_app(database_url, tmp_path, framework_name))
+pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)
 
 
 def demo_person(app, name: str) -> Person:
@@ -78,7 +59,7 @@ def events(app, nomination_id):
 
 def test_a_member_of_an_attached_family_found_by_upn_is_linked_to_the_family(app):
     tyler = demo_person(app, "Tyler Brown")
-    school = context(app, "school.practitioner")
+    school = context_of(app, "school.practitioner")
     route = route_for(framework_of(app), "school", "education")
     sent = submit(app, school, route, a_person(given_name="T", family_name="B", nhs_number=None, upn=tyler.upn))
     row = nomination(app, sent.nomination_id)
@@ -103,7 +84,7 @@ def test_a_member_of_an_attached_family_found_by_upn_is_linked_to_the_family(app
 
 def test_the_nominators_view_says_only_that_the_person_is_already_known(app):
     tyler = demo_person(app, "Tyler Brown")
-    school = context(app, "school.practitioner")
+    school = context_of(app, "school.practitioner")
     sent = submit(app, school, route_for(framework_of(app), "school", "education"), a_person(upn=tyler.upn))
     view = call(app, service.get_nomination_for, school, framework_of(app), sent.nomination_id)
     assert view.status_label == "Added to an existing record"
@@ -116,7 +97,7 @@ def test_found_by_nhs_number_records_a_nominator_relationship_that_shows_no_flag
     """Northgate Homes does not serve Mia Brown: nominating her links the nomination and records the
     relationship, and her flag is still refused to Northgate (a nominator sees status only)."""
     mia = demo_person(app, "Mia Brown")
-    rsl = context(app, "rsl.practitioner")
+    rsl = context_of(app, "rsl.practitioner")
     route = route_for(framework_of(app), "rsl", "employment_finance")
     sent = submit(app, rsl, route, a_person(nhs_number=mia.nhs_number, upn=None))
     assert sent.linked and sent.duplicate.matched_by is MatchedBy.NHS_NUMBER and sent.duplicate.person_id == mia.id
@@ -134,7 +115,7 @@ def test_found_by_nhs_number_records_a_nominator_relationship_that_shows_no_flag
 
 def test_a_person_in_another_open_nomination_is_linked_to_it_and_the_earlier_nominator_is_not_told(app):
     framework = framework_of(app)
-    school, gp = context(app, "school.practitioner"), context(app, "gp.practitioner")
+    school, gp = context_of(app, "school.practitioner"), context_of(app, "gp.practitioner")
     child = a_person(given_name="Robin", family_name="Newcome")
     first = submit(app, school, route_for(framework, "school", "education"), child)
     second = submit(app, gp, route_for(framework, "gp_practice", "health"), a_person(nhs_number=child.nhs_number))
@@ -151,7 +132,7 @@ def test_a_person_in_another_open_nomination_is_linked_to_it_and_the_earlier_nom
 
 def test_a_strong_name_and_date_of_birth_match_links_without_any_identifier(app):
     tyler = demo_person(app, "Tyler Brown")
-    school = context(app, "school.practitioner")
+    school = context_of(app, "school.practitioner")
     person = a_person(
         given_name="tyler", family_name="BROWN ", date_of_birth=tyler.date_of_birth, nhs_number=None, upn=None
     )
@@ -161,7 +142,7 @@ def test_a_strong_name_and_date_of_birth_match_links_without_any_identifier(app)
 
 def test_a_household_member_who_is_known_links_the_nomination(app):
     kelly = demo_person(app, "Kelly Brown")
-    gp = context(app, "gp.practitioner")
+    gp = context_of(app, "gp.practitioner")
     mum = a_person(role="parent_carer", nhs_number=kelly.nhs_number, upn=None, date_of_birth=None)
     sent = submit(app, gp, route_for(framework_of(app), "gp_practice", "health"), a_person(), members=(mum,))
     assert sent.linked and sent.duplicate.ordinal == 1 and sent.duplicate.person_id == kelly.id
@@ -184,14 +165,14 @@ def test_no_link_without_a_strong_match(app, change):
         "nhs_number": None,
         "upn": None,
     } | change
-    school = context(app, "school.practitioner")
+    school = context_of(app, "school.practitioner")
     sent = submit(app, school, route_for(framework_of(app), "school", "education"), a_person(**values))
     assert not sent.linked and nomination(app, sent.nomination_id).status is NominationStatus.SUBMITTED
 
 
 def test_a_closed_family_and_a_decided_nomination_are_not_duplicates(app):
     framework = framework_of(app)
-    school, gp = context(app, "school.practitioner"), context(app, "gp.practitioner")
+    school, gp = context_of(app, "school.practitioner"), context_of(app, "gp.practitioner")
     tyler = demo_person(app, "Tyler Brown")
     with app.app_context():
         family = db.session().get(Family, family_of(app, "SF-000101"))
@@ -200,7 +181,7 @@ def test_a_closed_family_and_a_decided_nomination_are_not_duplicates(app):
     assert not submit(app, school, route_for(framework, "school", "education"), a_person(upn=tyler.upn)).linked
     child = a_person(upn=None)
     first = submit(app, gp, route_for(framework, "gp_practice", "health"), child)
-    coordinator = context(app, "sf.coordinator")
+    coordinator = context_of(app, "sf.coordinator")
     call(
         app,
         triage.decline_nomination,
@@ -214,7 +195,7 @@ def test_a_closed_family_and_a_decided_nomination_are_not_duplicates(app):
 
 
 def test_a_draft_never_matches_itself_and_drafts_are_not_open_nominations(app):
-    school = context(app, "school.practitioner")
+    school = context_of(app, "school.practitioner")
     route = route_for(framework_of(app), "school", "education")
     person = a_person()
     draft_id = complete_draft(app, school, route, person)

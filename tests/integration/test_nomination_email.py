@@ -32,15 +32,25 @@ from referrals.setup import current_framework
 from referrals.triage import accept, service
 from referrals.triage.core import StaleNomination
 from referrals.triage.demo import seed_demo_nominations
-from tests.builders_nominations import Nominee, context, create_nomination, user
+from tests.builders import (
+    a_person,
+    complete_draft,
+    context,
+    context_of,
+    create_nomination,
+    nominee,
+    route_for,
+    session_of,
+    user,
+)
 from tests.conftest import LiveServer, build_app, free_port, seeded
-from tests.integration.nomination_helpers import a_person, complete_draft, route_for
+from tests.integration.reads import version_in
 from tests.signin import csrf_token, dev_sign_in
 from tests.smtp import Received, SilentListener, SmtpReceiver
 
 SENDER = "Supporting Families <no-reply@example-council.test>"
 NHS = synthetic_nhs_number(5100)
-CHILD = Nominee("Kieran", "Oduya", date(2014, 3, 9), nhs_number=NHS, postcode="EX2 7QT")
+CHILD = nominee("Kieran", "Oduya", date(2014, 3, 9), nhs_number=NHS, postcode="EX2 7QT")
 CONCERN = "Kieran has missed eleven days since half term and his mother works nights."
 QUESTION = "Has the school nurse seen Kieran since September?"
 REASON = "The family already has a social worker under a child protection plan."
@@ -97,23 +107,9 @@ def app(database_url, tmp_path, smtp) -> Iterator[Flask]:
         yield app
 
 
-@contextmanager
-def session_of(app: Flask) -> Iterator[Session]:
-    """A session in an app context, committed at the end (as ``@commits`` does after a 2xx)."""
-    with app.app_context():
-        session = db.session()
-        yield session
-        session.commit()
-
-
 def nominated(app: Flask, nominator: str = "school.practitioner") -> uuid.UUID:
     with session_of(app) as s:
         return create_nomination(s, nominator=nominator, people=(CHILD,), concern=CONCERN).id
-
-
-def version_of(app: Flask, nomination_id: uuid.UUID) -> int:
-    with app.app_context():
-        return db.session().scalar(select(Nomination.version).where(Nomination.id == nomination_id))
 
 
 def status_of(app: Flask, nomination_id: uuid.UUID) -> NominationStatus:
@@ -135,11 +131,11 @@ def email_of(app: Flask, subject: str) -> str:
 
 
 def request_information(s: Session, nomination_id: uuid.UUID) -> None:
-    service.request_information(s, context(s), nomination_id, QUESTION, version=version_of_in(s, nomination_id))
+    service.request_information(s, context(s), nomination_id, QUESTION, version=version_in(s, nomination_id))
 
 
 def decline(s: Session, nomination_id: uuid.UUID) -> None:
-    service.decline_nomination(s, context(s), nomination_id, REASON, version=version_of_in(s, nomination_id))
+    service.decline_nomination(s, context(s), nomination_id, REASON, version=version_in(s, nomination_id))
 
 
 def accept_new_family(s: Session, nomination_id: uuid.UUID) -> None:
@@ -154,14 +150,10 @@ def accept_new_family(s: Session, nomination_id: uuid.UUID) -> None:
         ctx,
         nomination_id,
         framework,
-        version=version_of_in(s, nomination_id),
+        version=version_in(s, nomination_id),
         family=accept.FamilyChoice(new=True),
         criteria={person.id: {route.criterion}},
     )
-
-
-def version_of_in(s: Session, nomination_id: uuid.UUID) -> int:
-    return s.scalar(select(Nomination.version).where(Nomination.id == nomination_id))
 
 
 CHANGES: dict[str, tuple[Callable[[Session, uuid.UUID], None], NominationStatus, str]] = {
@@ -218,7 +210,7 @@ def test_the_review_steps_and_what_the_nominator_does_send_nothing(app, smtp):
     for each in (draft, again):
         with session_of(app) as s:
             journey.submit_nomination(
-                s, context(s, "school.practitioner"), framework, each, version=version_of_in(s, each)
+                s, context(s, "school.practitioner"), framework, each, version=version_in(s, each)
             )
     assert status_of(app, again) is NominationStatus.LINKED
     with session_of(app) as s:
@@ -226,20 +218,15 @@ def test_the_review_steps_and_what_the_nominator_does_send_nothing(app, smtp):
         view = service.get_nomination_for(s, ctx, draft, framework)
         for person in view.people:
             choice = service.MatchChoice.NEW_PERSON
-            service.review_match(s, ctx, draft, person.id, choice, version=version_of_in(s, draft))
+            service.review_match(s, ctx, draft, person.id, choice, version=version_in(s, draft))
     assert smtp.received == []
     with session_of(app) as s:
         request_information(s, draft)
     with session_of(app) as s:
         journey.give_information(
-            s, context(s, "school.practitioner"), draft, version=version_of_in(s, draft), message="Yes, in October."
+            s, context(s, "school.practitioner"), draft, version=version_in(s, draft), message="Yes, in October."
         )
     assert [r.message["Subject"].split(": ")[1] for r in smtp.received] == ["more information requested"]
-
-
-def context_of(app: Flask, subject: str):
-    with app.app_context():
-        return context(db.session(), subject)
 
 
 def test_the_state_machines_council_moves_email_whoever_calls_them(app, smtp):
@@ -252,7 +239,7 @@ def test_the_state_machines_council_moves_email_whoever_calls_them(app, smtp):
             nomination_id,
             NominationStatus.MORE_INFORMATION_REQUESTED,
             decided_on=NominationStatus.SUBMITTED,
-            version=version_of_in(s, nomination_id),
+            version=version_in(s, nomination_id),
             actor_id=coordinator.user_id,
             at=coordinator.at,
             message=QUESTION,
@@ -263,7 +250,7 @@ def test_the_state_machines_council_moves_email_whoever_calls_them(app, smtp):
             nomination_id,
             NominationStatus.NOT_ACCEPTED,
             decided_on=NominationStatus.MORE_INFORMATION_REQUESTED,
-            version=version_of_in(s, nomination_id),
+            version=version_in(s, nomination_id),
             actor_id=coordinator.user_id,
             at=coordinator.at,
             message=REASON,
@@ -317,7 +304,7 @@ def test_a_rolled_back_savepoint_discards_what_was_queued(app, smtp):
 def test_a_refused_change_sends_nothing(app, smtp):
     nomination_id = nominated(app)
     with session_of(app) as s, pytest.raises(StaleNomination):
-        service.decline_nomination(s, context(s), nomination_id, REASON, version=version_of_in(s, nomination_id) - 1)
+        service.decline_nomination(s, context(s), nomination_id, REASON, version=version_in(s, nomination_id) - 1)
     assert smtp.connections == 0
 
 

@@ -16,41 +16,16 @@ from referrals.journey import service
 from referrals.models import NominationStatus
 from referrals.triage import accept as triage_accept
 from referrals.triage import service as triage
-from tests.integration.nomination_helpers import (
-    FRAMEWORKS,
-    add_colleague,
-    call,
-    complete_draft,
-    context,
-    disposed,
-    framework_of,
-    last_seq,
-    log_entries,
-    nomination,
-    nomination_app,
-    route_for,
-    version_of,
-)
+from tests.builders import add_colleague, call, complete_draft, context_of, framework_of, review_all, route_for
+from tests.conftest import FRAMEWORKS
+from tests.integration.reads import last_seq, log_entries, nomination, version_of
 
-
-@pytest.fixture(params=FRAMEWORKS)
-def framework_name(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def app(database_url, tmp_path, framework_name):
-    yield from disposed(nomination_app(database_url, tmp_path, framework_name))
-
-
-@pytest.fixture
-def school(app):
-    return context(app, "school.practitioner")
+pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)
 
 
 @pytest.fixture
 def coordinator(app):
-    return context(app, "sf.coordinator")
+    return context_of(app, "sf.coordinator")
 
 
 @pytest.fixture
@@ -82,20 +57,8 @@ def accept_into(app, coordinator, nomination_id, family_id):
     """The coordinator accepts into an existing family, as the triage pages do: each match reviewed
     (the best candidate confirmed, or nobody known), then the route's criterion for the subject."""
     framework = framework_of(app)
+    call(app, review_all, coordinator, nomination_id)
     view = call(app, triage.get_nomination_for, coordinator, nomination_id, framework)
-    for person in view.people:
-        choice = triage.MatchChoice.CONFIRM if person.candidates else triage.MatchChoice.NEW_PERSON
-        known = person.candidates[0].person.id if person.candidates else None
-        call(
-            app,
-            triage.review_match,
-            coordinator,
-            nomination_id,
-            person.id,
-            choice,
-            version=version_of(app, nomination_id),
-            person_id=known,
-        )
     route = framework.route(view_route_key(app, nomination_id))
     call(
         app,
@@ -117,9 +80,9 @@ def test_your_nominations_lists_the_organisations_sent_ones_and_only_your_own_dr
     framework = framework_of(app)
     route = route_for(framework, "school", "education")
     mine = complete_draft(app, school, route)
-    colleague = context(app, add_colleague(app, "school.practitioner", "school.colleague"))
+    colleague = context_of(app, add_colleague(app, "school.practitioner", "school.colleague"))
     theirs = complete_draft(app, colleague, route)
-    gp = context(app, "gp.practitioner")
+    gp = context_of(app, "gp.practitioner")
     complete_draft(app, gp, route_for(framework, "gp_practice", "health"))
     before = last_seq(app)
     items = {i.id: i for i in call(app, service.list_nominations, school, framework)}
@@ -145,7 +108,7 @@ def test_reading_a_nomination_is_logged_and_shows_what_was_sent(app, school, sen
 def test_another_organisation_is_refused_the_nomination_and_the_refusal_is_logged(app, sent):
     before = last_seq(app)
     with pytest.raises(AccessDenied) as refused:
-        call(app, service.get_nomination_for, context(app, "gp.practitioner"), framework_of(app), sent.nomination_id)
+        call(app, service.get_nomination_for, context_of(app, "gp.practitioner"), framework_of(app), sent.nomination_id)
     assert refused.value.decision.failed[0].text == "This nomination was not made by your organisation."
     [entry] = log_entries(app, before)
     assert (entry.event, entry.outcome) == ("access_denied", "denied")
@@ -172,7 +135,7 @@ def test_a_request_for_information_shows_as_an_update_until_the_nominator_opens_
 
 def test_only_the_nominators_own_marker_moves(app, school, coordinator, sent):
     ask(app, coordinator, sent.nomination_id)
-    colleague = context(app, add_colleague(app, "school.practitioner", "school.colleague"))
+    colleague = context_of(app, add_colleague(app, "school.practitioner", "school.colleague"))
     assert call(app, service.mark_seen, later(colleague, 2), sent.nomination_id) is False
     assert call(app, service.unseen_updates, school.user_id) != []
     assert call(app, service.unseen_updates, colleague.user_id) == []  # a banner is for the nominator
@@ -234,7 +197,7 @@ def test_nothing_to_answer_when_no_information_was_asked_for(app, school, sent):
 
 def test_another_organisation_cannot_answer(app, coordinator, sent):
     ask(app, coordinator, sent.nomination_id)
-    gp = context(app, "gp.practitioner")
+    gp = context_of(app, "gp.practitioner")
     with pytest.raises(AccessDenied):
         call(
             app,

@@ -17,39 +17,20 @@ from portal.access_log import chain
 from portal.gate import AccessDenied
 from referrals.journey import service
 from referrals.models import NominatedPerson, NominationEvent, NominationEventKind, NominationStatus
-from tests.integration.nomination_helpers import (
-    FRAMEWORKS,
+from tests.builders import (
     a_person,
     add_colleague,
     call,
     complete_draft,
-    context,
-    count_nominations,
-    disposed,
+    context_of,
     framework_of,
-    last_seq,
-    log_entries,
-    nomination,
-    nomination_app,
     route_for,
     route_not_for,
-    version_of,
 )
+from tests.conftest import FRAMEWORKS
+from tests.integration.reads import count_nominations, last_seq, log_entries, nomination, version_of
 
-
-@pytest.fixture(params=FRAMEWORKS)
-def framework_name(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def app(database_url, tmp_path, framework_name):
-    yield from disposed(nomination_app(database_url, tmp_path, framework_name))
-
-
-@pytest.fixture
-def school(app):
-    return context(app, "school.practitioner")
+pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)
 
 
 @pytest.fixture
@@ -152,7 +133,7 @@ def test_a_page_view_of_a_draft_is_logged(app, school, attendance):
 
 def test_someone_elses_draft_cannot_be_seen_or_changed_and_the_refusal_is_logged(app, school, attendance):
     draft_id = complete_draft(app, school, attendance)
-    colleague = context(app, add_colleague(app, "school.practitioner", "school.colleague"))
+    colleague = context_of(app, add_colleague(app, "school.practitioner", "school.colleague"))
     framework = framework_of(app)
     attempts = [
         (service.get_draft_for, (framework, draft_id), {"page": "concern"}),
@@ -173,7 +154,7 @@ def test_someone_elses_draft_cannot_be_seen_or_changed_and_the_refusal_is_logged
 
 def test_another_organisation_is_refused_exactly_as_for_a_nomination_that_does_not_exist(app, school, attendance):
     draft_id = complete_draft(app, school, attendance)
-    gp = context(app, "gp.practitioner")
+    gp = context_of(app, "gp.practitioner")
     framework = framework_of(app)
     refusals = []
     for target in (draft_id, uuid.uuid4()):
@@ -185,7 +166,7 @@ def test_another_organisation_is_refused_exactly_as_for_a_nomination_that_does_n
 
 
 def test_only_practitioners_nominate(app, attendance):
-    admin = context(app, "school.admin")
+    admin = context_of(app, "school.admin")
     framework = framework_of(app)
     before = count_nominations(app)
     with pytest.raises(AccessDenied) as refused:
@@ -198,7 +179,7 @@ def test_only_practitioners_nominate(app, attendance):
 
 def test_a_crafted_request_for_another_sectors_route_is_refused_and_logged(app, school, attendance):
     framework = framework_of(app)
-    gp = context(app, "gp.practitioner")
+    gp = context_of(app, "gp.practitioner")
     draft_id = call(app, service.start_draft, gp, framework, uuid.uuid4(), immediate_risk=False)
     schools_only = route_not_for(framework, "gp_practice")
     before = last_seq(app)
@@ -216,7 +197,7 @@ def test_a_crafted_request_for_another_sectors_route_is_refused_and_logged(app, 
 
 def test_without_a_protocol_for_the_routes_category_nothing_is_submitted_and_the_refusal_is_logged(app):
     framework = framework_of(app)
-    rsl = context(app, "rsl.practitioner")
+    rsl = context_of(app, "rsl.practitioner")
     # Northgate Homes' protocol covers crime and finances for identification, not domestic abuse
     route = route_for(framework, "rsl", "domestic_abuse")
     draft_id = complete_draft(app, rsl, route)
@@ -287,7 +268,7 @@ def _trusted(app):
 
 def test_a_gp_nominates_under_health(app):
     framework = framework_of(app)
-    gp = context(app, "gp.practitioner")
+    gp = context_of(app, "gp.practitioner")
     draft_id = complete_draft(app, gp, route_for(framework, "gp_practice", "health"))
     sent = call(app, service.submit_nomination, gp, framework, draft_id, version=version_of(app, draft_id))
     assert nomination(app, draft_id).status is NominationStatus.SUBMITTED and sent.reference

@@ -17,29 +17,14 @@ from portal.auth.rules import signed_in
 from portal.db import commits
 from portal.families import service as families
 from portal.families.models import BreakGlassAccess, Person
-from portal.gate import AccessContext
 from portal.organisations.models import Role, User, UserRole
 from referrals.models import NominatedPerson, Nomination, NominationEvent, NominationEventKind, NominationStatus
-from tests.builders_nominations import create_nomination
+from tests.builders import context_of, create_nomination
 from tests.conftest import LiveServer, build_app, free_port, seeded
 from tests.signin import csrf_token, dev_sign_in
 
 #: values of ``page`` that ``str.isdigit`` accepts or a crafted link sends, each answered with a page
 CRAFTED_PAGES = ["²", "٣", "99999999999", "0", "-1", "1e3", "", "%00"]
-
-
-def _context(app, subject: str) -> AccessContext:
-    with app.app_context():
-        user = db.session().scalar(select(User).where(User.subject == subject))
-        return AccessContext(
-            user_id=user.id,
-            organisation_id=user.organisation_id,
-            organisation_kind=user.organisation.kind.value,
-            roles=frozenset(r.value for r in user.roles),
-            request_id=uuid.uuid4().hex,
-            ip="127.0.0.1",
-            user_agent="pytest",
-        )
 
 
 def _scalar(app, statement):
@@ -74,7 +59,7 @@ def test_a_partner_dpo_cannot_review_another_organisations_emergency_access(live
         session.add(UserRole(user_id=gp_admin.id, role=Role.DPO))
         session.commit()
     with app.test_request_context():
-        ctx = _context(app, "probation.practitioner")
+        ctx = context_of(app, "probation.practitioner")
         grant = families.start_break_glass(db.session(), ctx, kelly_nhs, "Police report a child at risk tonight")
         db.session().commit()
     partner_dpo, _ = dev_sign_in(live_app.url, "gp.admin")

@@ -14,14 +14,10 @@ from portal.families import service as flags_service
 from portal.families.models import Flag
 from referrals.models import Nomination, NominationStatus
 from referrals.triage.demo import REFERENCES, seed_demo_nominations
-from tests.builders_nominations import FRAMEWORKS, context, triage_app
+from tests.builders import context
+from tests.conftest import FRAMEWORKS
 
-
-@pytest.fixture(params=FRAMEWORKS)
-def app(request, database_url, tmp_path):
-    app = triage_app(database_url, tmp_path, request.param)
-    yield app
-    app.extensions["db_engine"].dispose()
+pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)
 
 
 def test_the_demo_has_a_nomination_in_every_state_and_running_it_twice_adds_nothing(app):

@@ -13,7 +13,7 @@ from sqlalchemy import event, select, text, update
 from portal import db
 from portal.families.models import Person
 from referrals.matching import PersonDetails, find_candidates
-from tests.builders_nominations import create_known_person
+from tests.builders import create_known_person
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from portal import db
 from portal.families.models import Family, Flag, RelationshipKind
 from referrals.models import NominatedPerson, Nomination, NominationEvent, NominationStatus
 from referrals.setup import current_framework
-from tests.builders_nominations import FRAMEWORKS, Nominee, create_known_person, create_nomination
-from tests.conftest import LiveServer, build_app, free_port, seeded
+from tests.builders import create_known_person, create_nomination, nominee
+from tests.conftest import FRAMEWORKS, LiveServer
 from tests.signin import csrf_token, dev_sign_in, h1
 
 #: every triage page a GET reaches, by the state of nomination it is about
@@ -25,21 +25,7 @@ OPEN_PAGES = ["", "/request-information", "/decline", "/accept"]
 ACCEPTED_PAGES = ["/family", "/lead-professional", "/notice", "/flags"]
 
 
-@pytest.fixture(params=FRAMEWORKS)
-def framework_file(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def live_app(database_url, tmp_path, framework_file):
-    port = free_port()
-    app = seeded(build_app(database_url, tmp_path, port, {"PORTAL_FRAMEWORK_FILE": framework_file}))
-    server = LiveServer(app, port).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        app.extensions["db_engine"].dispose()
+pytestmark = pytest.mark.parametrize("framework_name", FRAMEWORKS)
 
 
 def nomination(live_app: LiveServer, **kwargs) -> uuid.UUID:
@@ -114,7 +100,7 @@ def test_a_coordinator_works_a_nomination_from_the_queue_to_flags_the_gp_can_see
             postcode="EX9 9ZZ",
             served_by=(("ods", "Y99001", RelationshipKind.REGISTERED_PATIENT),),
         )
-        made = create_nomination(s, people=(Nominee("Jaden", "Quincy", date(2016, 2, 3), postcode="ex9 9zz"),))
+        made = create_nomination(s, people=(nominee("Jaden", "Quincy", date(2016, 2, 3), postcode="ex9 9zz"),))
         s.commit()
         nomination_id, child_id, reference = made.id, child.id, made.reference
         route = current_framework().route(made.route_key)
@@ -238,7 +224,7 @@ def test_accepting_before_every_match_is_reviewed_is_refused_on_the_page(live_ap
         from portal.families.models import Person
 
         tyler = next(p for p in s.scalars(select(Person)) if p.full_name == "Tyler Brown")
-        made = create_nomination(s, people=(Nominee("Tyler", "Brown", tyler.date_of_birth, postcode=tyler.postcode),))
+        made = create_nomination(s, people=(nominee("Tyler", "Brown", tyler.date_of_birth, postcode=tyler.postcode),))
         s.commit()
         nomination_id = made.id
     http = coordinator(live_app)
@@ -322,7 +308,7 @@ CRAFTED = [
 
 
 def test_crafted_input_never_gives_a_server_error_or_a_half_written_record(live_app):
-    open_id = nomination(live_app, people=(Nominee(), Nominee("Ava", "Carter")))
+    open_id = nomination(live_app, people=(nominee(), nominee("Ava", "Carter")))
     accepted_id = nomination(live_app, status=NominationStatus.ACCEPTED)
     with live_app.app.app_context():
         nominated = (
@@ -363,7 +349,7 @@ def test_an_invalid_filter_is_refused_with_a_message(live_app):
 def test_triage_pages_change_nothing_but_the_access_log(live_app, database_url):
     from tests.architecture.test_get_changes_nothing import _digest, _unchanged
 
-    open_id = nomination(live_app, people=(Nominee(), Nominee("Ava", "Carter")))
+    open_id = nomination(live_app, people=(nominee(), nominee("Ava", "Carter")))
     with live_app.app.app_context():
         brown = db.session().scalar(select(Family.id).where(Family.reference == "SF-000101"))
     accepted_id = nomination(live_app, status=NominationStatus.ACCEPTED, family_id=brown)

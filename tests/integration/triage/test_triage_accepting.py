@@ -1,7 +1,8 @@
 """Triage through its services (SQLite and PostgreSQL, both framework files):
 Accepting: reviewed matches, new and known people, families, criteria and links.
 
-Each test says what a step leaves in the database and the access log (helpers in ``helpers``).
+Each test says what a step leaves in the database and the access log (the data from ``tests/builders.py``,
+the reads from ``tests/integration/reads.py``).
 """
 
 from __future__ import annotations
@@ -17,23 +18,18 @@ from referrals.setup import current_framework
 from referrals.triage import accept, family, service
 from referrals.triage.core import TriageError
 from referrals.triage.models import CriterionMet, EvidenceSource
-from tests.builders_nominations import (
-    Nominee,
+from tests.builders import (
+    UNKNOWN_NHS,
     context,
     create_nomination,
-)
-from tests.integration.triage.helpers import (
-    UNKNOWN_NHS,
     criteria_to_threshold,
-    last_entry,
-    log,
+    nominee,
     person_named,
-    raw_by_id,
     review_all,
     session_of,
     tyler_nomination,
-    version_of,
 )
+from tests.integration.reads import last_entry, log, raw_by_id, version_in
 
 
 def test_accepting_needs_every_match_reviewed(app):
@@ -56,7 +52,7 @@ def test_accepting_needs_every_match_reviewed(app):
 def test_accepting_into_a_new_family_creates_new_people_encrypted_and_records_criteria(app):
     with session_of(app) as s:
         nomination = create_nomination(
-            s, people=(Nominee("Jayden", "Quincey", date(2016, 2, 3), nhs_number=UNKNOWN_NHS, postcode="EX9 9ZZ"),)
+            s, people=(nominee("Jayden", "Quincey", date(2016, 2, 3), nhs_number=UNKNOWN_NHS, postcode="EX9 9ZZ"),)
         )
         route = current_framework().route(nomination.route_key)
     with session_of(app) as s:
@@ -69,7 +65,7 @@ def test_accepting_into_a_new_family_creates_new_people_encrypted_and_records_cr
             ctx,
             nomination.id,
             current_framework(),
-            version=version_of(s, nomination.id),
+            version=version_in(s, nomination.id),
             family=accept.FamilyChoice(new=True),
             criteria={nominated.id: {route.criterion}},
         )
@@ -108,8 +104,8 @@ def test_eligibility_counts_criteria_against_the_frameworks_threshold(app):
         nomination = create_nomination(
             s,
             people=(
-                Nominee("Jayden", "Quincey", date(2016, 2, 3)),
-                Nominee("Ava", "Quincey", date(1990, 1, 1), role=service.HouseholdRole.PARENT_CARER),
+                nominee("Jayden", "Quincey", date(2016, 2, 3)),
+                nominee("Ava", "Quincey", date(1990, 1, 1), role=service.HouseholdRole.PARENT_CARER),
             ),
         )
     with session_of(app) as s:
@@ -128,7 +124,7 @@ def test_eligibility_counts_criteria_against_the_frameworks_threshold(app):
             ctx,
             nomination.id,
             framework,
-            version=version_of(s, nomination.id),
+            version=version_in(s, nomination.id),
             family=accept.FamilyChoice(new=True),
             criteria={child.id: {route.criterion}, parent.id: set(wanted) - {route.criterion}},
         )
@@ -144,7 +140,7 @@ def test_eligibility_counts_criteria_against_the_frameworks_threshold(app):
 
 def test_an_unknown_criterion_is_refused(app):
     with session_of(app) as s:
-        nomination = create_nomination(s, people=(Nominee("Jayden", "Quincey", date(2016, 2, 3)),))
+        nomination = create_nomination(s, people=(nominee("Jayden", "Quincey", date(2016, 2, 3)),))
     with session_of(app) as s:
         review_all(s, context(s), nomination.id)
         nominated = s.scalars(select(NominatedPerson).where(NominatedPerson.nomination_id == nomination.id)).one()
@@ -154,7 +150,7 @@ def test_an_unknown_criterion_is_refused(app):
                 context(s),
                 nomination.id,
                 current_framework(),
-                version=version_of(s, nomination.id),
+                version=version_in(s, nomination.id),
                 family=accept.FamilyChoice(new=True),
                 criteria={nominated.id: {"flying_saucers"}},
             )
@@ -164,7 +160,7 @@ def test_an_unknown_criterion_is_refused(app):
                 context(s),
                 nomination.id,
                 current_framework(),
-                version=version_of(s, nomination.id),
+                version=version_in(s, nomination.id),
                 family=accept.FamilyChoice(new=True),
                 criteria={},
             )
@@ -251,10 +247,10 @@ def test_a_nomination_linked_to_a_family_joins_it_and_never_a_new_one(app):
 
 def test_a_nomination_linked_to_an_earlier_one_waits_for_it_then_joins_its_family(app):
     with session_of(app) as s:
-        earlier = create_nomination(s, people=(Nominee("Jayden", "Quincey", date(2016, 2, 3)),), reference="SFN-EARLY1")
+        earlier = create_nomination(s, people=(nominee("Jayden", "Quincey", date(2016, 2, 3)),), reference="SFN-EARLY1")
         later = create_nomination(
             s,
-            people=(Nominee("Jayden", "Quincey", date(2016, 2, 3)),),
+            people=(nominee("Jayden", "Quincey", date(2016, 2, 3)),),
             status=NominationStatus.LINKED,
             linked_to=earlier,
         )
@@ -287,7 +283,7 @@ def test_a_nomination_linked_to_an_earlier_one_waits_for_it_then_joins_its_famil
             ctx,
             earlier.id,
             fw(),
-            version=version_of(s, earlier.id),
+            version=version_in(s, earlier.id),
             family=accept.FamilyChoice(new=True),
             criteria={earlier_person: {route.criterion}},
         )
@@ -322,7 +318,7 @@ def test_a_nomination_linked_to_an_earlier_one_waits_for_it_then_joins_its_famil
             ctx,
             later.id,
             fw(),
-            version=version_of(s, later.id),
+            version=version_in(s, later.id),
             family=accept.FamilyChoice(family_id=family_id),
             criteria={later_person: {route.criterion}},
         )

@@ -1,7 +1,8 @@
 """Triage through its services (SQLite and PostgreSQL, both framework files):
 After acceptance (lead professional, notice, flags), refusals, the log and query counts.
 
-Each test says what a step leaves in the database and the access log (helpers in ``helpers``).
+Each test says what a step leaves in the database and the access log (the data from ``tests/builders.py``,
+the reads from ``tests/integration/reads.py``).
 """
 
 from __future__ import annotations
@@ -23,24 +24,20 @@ from referrals.models import NominatedPerson, Nomination, NominationEvent, Nomin
 from referrals.setup import current_framework
 from referrals.triage import accept, family, queue, service
 from referrals.triage.core import TriageError
-from tests.builders_nominations import (
-    Nominee,
+from tests.builders import (
+    UNKNOWN_NHS,
+    accepted_nomination_for_gp_patient,
     context,
     create_known_person,
     create_nomination,
-    user,
-)
-from tests.integration.triage.helpers import (
-    UNKNOWN_NHS,
-    accepted_nomination_for_gp_patient,
-    log,
+    nominee,
     person_named,
     review_all,
     session_of,
-    statements,
     tyler_nomination,
-    version_of,
+    user,
 )
+from tests.integration.reads import log, statements, version_in
 
 
 def test_lead_notice_and_flags_make_the_flag_visible_to_the_gp_who_serves_the_child(app):
@@ -138,7 +135,7 @@ def test_raising_flags_again_adds_no_second_flag(app):
                 s,
                 ctx,
                 nomination_id,
-                version=version_of(s, nomination_id),
+                version=version_in(s, nomination_id),
                 review_on=setup.default_review_on,
                 ends_on=setup.default_ends_on,
                 family_told=False,
@@ -268,9 +265,9 @@ def test_the_log_stays_intact_through_a_whole_triage(app):
 def test_the_nomination_page_makes_the_same_number_of_queries_for_one_person_or_four(app):
     with session_of(app) as s:
         browns = [person_named(s, n) for n in ("Kelly Brown", "Tyler Brown", "Mia Brown")]
-        as_nominees = [Nominee(p.given_name, p.family_name, p.date_of_birth, postcode=p.postcode) for p in browns]
+        as_nominees = [nominee(p.given_name, p.family_name, p.date_of_birth, postcode=p.postcode) for p in browns]
         one = create_nomination(s, people=tuple(as_nominees[1:2]))
-        four = create_nomination(s, people=(*as_nominees, Nominee("Jayden", "Quincey", date(2016, 2, 3))))
+        four = create_nomination(s, people=(*as_nominees, nominee("Jayden", "Quincey", date(2016, 2, 3))))
 
     def cost(nomination_id) -> int:
         with session_of(app) as s:
@@ -306,7 +303,7 @@ def test_the_thread_has_the_coordinators_questions_and_the_nominators_answers(ap
 def test_a_person_recorded_meanwhile_with_the_same_nhs_number_is_a_message_not_a_server_error(app, monkeypatch):
     with session_of(app) as s:
         nomination = create_nomination(
-            s, people=(Nominee("Jayden", "Quincey", date(2016, 2, 3), nhs_number=UNKNOWN_NHS),)
+            s, people=(nominee("Jayden", "Quincey", date(2016, 2, 3), nhs_number=UNKNOWN_NHS),)
         )
     with session_of(app) as s:
         review_all(s, context(s), nomination.id)
@@ -324,7 +321,7 @@ def test_a_person_recorded_meanwhile_with_the_same_nhs_number_is_a_message_not_a
                 context(s),
                 nomination.id,
                 current_framework(),
-                version=version_of(s, nomination.id),
+                version=version_in(s, nomination.id),
                 family=accept.FamilyChoice(new=True),
                 criteria={nominated: {current_framework().route(nomination.route_key).criterion}},
             )

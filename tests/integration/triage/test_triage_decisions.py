@@ -1,7 +1,8 @@
 """Triage through its services (SQLite and PostgreSQL, both framework files):
 Requesting information, declining, stale pages and concurrent decisions.
 
-Each test says what a step leaves in the database and the access log (helpers in ``helpers``).
+Each test says what a step leaves in the database and the access log (the data from ``tests/builders.py``,
+the reads from ``tests/integration/reads.py``).
 """
 
 from __future__ import annotations
@@ -16,17 +17,8 @@ from referrals.models import Nomination, NominationEvent, NominationStatus
 from referrals.setup import current_framework
 from referrals.triage import accept, service
 from referrals.triage.core import StaleNomination, TriageError
-from tests.builders_nominations import (
-    context,
-    user,
-)
-from tests.integration.triage.helpers import (
-    last_entry,
-    log,
-    raw_by_id,
-    session_of,
-    tyler_nomination,
-)
+from tests.builders import context, session_of, tyler_nomination, user
+from tests.integration.reads import last_entry, log, raw_by_id
 
 
 def test_requesting_information_shares_the_message_and_changes_the_status(app):

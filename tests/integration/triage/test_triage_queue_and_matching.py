@@ -1,7 +1,8 @@
 """Triage through its services (SQLite and PostgreSQL, both framework files):
 The queue, a nomination's candidates and reviewing matches.
 
-Each test says what a step leaves in the database and the access log (helpers in ``helpers``).
+Each test says what a step leaves in the database and the access log (the data from ``tests/builders.py``,
+the reads from ``tests/integration/reads.py``).
 """
 
 from __future__ import annotations
@@ -16,23 +17,17 @@ from referrals.models import MatchStatus, NominatedPerson, NominationEvent, Nomi
 from referrals.setup import current_framework
 from referrals.triage import queue, service
 from referrals.triage.models import MatchReview
-from tests.builders_nominations import (
-    Nominee,
+from tests.builders import (
     context,
     create_known_person,
     create_nomination,
-    user,
-)
-from tests.integration.triage.helpers import (
-    demo_open,
-    last_entry,
-    mine,
+    nominee,
     person_named,
     session_of,
-    statements,
     tyler_nomination,
-    version_of,
+    user,
 )
+from tests.integration.reads import demo_open, last_entry, mine, statements, version_in
 
 
 def test_the_queue_shows_open_nominations_oldest_first_never_drafts_and_filters(app):
@@ -109,11 +104,11 @@ def test_the_queue_makes_the_same_number_of_queries_for_3_or_25_nominations(app)
 
     with session_of(app) as s:
         for _ in range(3):
-            create_nomination(s, people=(Nominee(), Nominee("Ava", "Carter", role=service.HouseholdRole.CHILD)))
+            create_nomination(s, people=(nominee(), nominee("Ava", "Carter", role=service.HouseholdRole.CHILD)))
     few = page_cost()
     with session_of(app) as s:
         for _ in range(30):
-            create_nomination(s, people=(Nominee(), Nominee("Ava", "Carter"), Nominee("Leo", "Carter")))
+            create_nomination(s, people=(nominee(), nominee("Ava", "Carter"), nominee("Leo", "Carter")))
     assert page_cost() == few
 
 
@@ -155,7 +150,7 @@ def test_a_shared_nhs_number_ranks_first_above_a_closer_looking_stranger(app):
         nomination = create_nomination(
             s,
             nominator="gp.practitioner",
-            people=(Nominee("Kelly", "Brown", kelly.date_of_birth, nhs_number=kelly.nhs_number, postcode="M1 1AE"),),
+            people=(nominee("Kelly", "Brown", kelly.date_of_birth, nhs_number=kelly.nhs_number, postcode="M1 1AE"),),
         )
         kelly_id = kelly.id
     with session_of(app) as s:
@@ -186,7 +181,7 @@ def test_confirming_a_match_records_the_verdict_an_event_and_the_log(app):
             for e in s.scalars(select(NominationEvent).where(NominationEvent.nomination_id == nomination.id))
         ]
         assert kinds[-1] == "match_confirmed"
-        assert version_of(s, nomination.id) == view.version + 1
+        assert version_in(s, nomination.id) == view.version + 1
     entry = last_entry(app)
     assert entry.event == "nomination_match_reviewed" and '"outcome":"confirmed"' in entry.detail
 
@@ -213,7 +208,7 @@ def test_a_rejected_candidate_is_not_suggested_again(app):
                 nomination.id,
                 tyler.id,
                 service.MatchChoice.CONFIRM,
-                version=version_of(s, nomination.id),
+                version=version_in(s, nomination.id),
                 person_id=rejected,
             )
 
@@ -234,14 +229,14 @@ def test_only_a_suggested_candidate_can_be_confirmed(app):
                 version=view.version,
                 person_id=stranger.id,
             )
-        assert version_of(s, nomination.id) == view.version  # nothing written
+        assert version_in(s, nomination.id) == view.version  # nothing written
 
 
 def test_no_match_is_refused_when_someone_known_has_the_same_nhs_number(app):
     with session_of(app) as s:
         kelly = person_named(s, "Kelly Brown")
         nomination = create_nomination(
-            s, nominator="gp.practitioner", people=(Nominee("Kel", "Smith", None, nhs_number=kelly.nhs_number),)
+            s, nominator="gp.practitioner", people=(nominee("Kel", "Smith", None, nhs_number=kelly.nhs_number),)
         )
     with session_of(app) as s:
         view = service.get_nomination_for(s, context(s), nomination.id, current_framework())
