@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
-from wtforms import SelectField, StringField
+from govuk_frontend_wtf.wtforms_widgets import GovTextInput
+from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from portal.access_log.events import EventType, Outcome
-from portal.kit.fields import GovDateField
+from portal.kit.fields import GovDateField, Select
 from portal.kit.validators import Optional, Text, strip
 from sharing_protocols.policy import REASON_LABELS, label
 
@@ -48,18 +48,18 @@ class LogSearchForm(FlaskForm):
         filters=[strip],
         validators=[Optional(), Text("Email address", 320)],
     )
-    organisation = SelectField("Organisation", widget=GovSelect(), validate_choice=True, default="")
+    organisation = Select("Organisation", message="Choose an organisation from the list", default="")
     date_from = GovDateField("From", what="The 'from' date")
     date_to = GovDateField("To", what="The 'to' date")
-    outcome = SelectField(
+    outcome = Select(
         "Outcome",
-        widget=GovSelect(),
+        message="Choose an outcome from the list",
         choices=[SelectChoice("", "Any outcome")] + [SelectChoice(o.value, OUTCOME_LABELS[o.value]) for o in Outcome],
         default="",
     )
-    event = SelectField(
+    event = Select(
         "Action",
-        widget=GovSelect(),
+        message="Choose an action from the list",
         choices=[SelectChoice("", "Any action")] + [SelectChoice(e.value, event_label(e.value)) for e in EventType],
         default="",
     )

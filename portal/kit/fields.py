@@ -11,10 +11,10 @@ from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput
-from wtforms import Field, HiddenField, RadioField
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput, GovSelect
+from wtforms import Field, HiddenField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import StopValidation
+from wtforms.validators import StopValidation, ValidationError
 
 #: the highest page a list offers: beyond it is a crafted link, answered with the first page
 LAST_PAGE = 99_999
@@ -46,6 +46,23 @@ class Choice(RadioField):
         values = self.accepted if self.accepted is not None else {str(c.value) for c in self.choices or ()}
         if not self.data or str(self.data) not in values:
             raise StopValidation(self.message)
+
+
+class Select(SelectField):
+    """A GOV.UK select whose value must be one it offers, refused in the page's words ("Choose a route
+    from the list"), not WTForms' "Not a valid choice." (a crafted or stale link is the usual cause)."""
+
+    widget = GovSelect()
+
+    def __init__(self, label: str, *, message: str, **kwargs: Any) -> None:
+        super().__init__(label, validate_choice=True, **kwargs)
+        self.message = message
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            raise ValidationError(self.message) from None
 
 
 class GovDateField(Field):

@@ -38,7 +38,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from consent.models import NOTICE_METHOD_LABELS
-from portal.kit.fields import GovDateField, VersionedForm
+from portal.kit.fields import GovDateField, Select, VersionedForm
 from portal.kit.validators import Optional, Required, Text, strip
 
 MAX_MESSAGE = 2000
@@ -54,10 +54,10 @@ class QueueFiltersForm(FlaskForm):
     class Meta:
         csrf = False
 
-    route = SelectField("Route", widget=GovSelect(), validate_choice=True, default="")
-    organisation = SelectField("Nominating organisation", widget=GovSelect(), validate_choice=True, default="")
-    age = SelectField("Time since it was submitted", widget=GovSelect(), validate_choice=True, default="")
-    status = SelectField("Status", widget=GovSelect(), validate_choice=True, default="")
+    route = Select("Route", message="Choose a route from the list", default="")
+    organisation = Select("Nominating organisation", message="Choose an organisation from the list", default="")
+    age = Select("Time since it was submitted", message="Choose a time from the list", default="")
+    status = Select("Status", message="Choose a status from the list", default="")
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

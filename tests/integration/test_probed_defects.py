@@ -164,6 +164,7 @@ def test_triage_filters_no_page_offers_are_refused_before_the_queue_or_the_log(l
     before = _log_details(live_app.app)
     answer = http.get(f"{live_app.url}/triage", params=filters, timeout=10)
     assert answer.status_code == 400, answer.status_code
+    assert "There is a problem" in answer.text and "from the list" in answer.text
     after = _log_details(live_app.app)
     assert after == before  # refused on its shape: no listing, and no oversized entry
 
