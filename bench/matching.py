@@ -53,8 +53,9 @@ from portal.families.identifiers import synthetic_nhs_number, synthetic_upn
 from portal.families.models import Person
 from portal.gate import AccessContext
 from portal.organisations.models import User
+from referrals.journey.demo import Nominee, write_nomination
 from referrals.matching import MAX_DECRYPTED, PersonDetails, _lookup_keys, blocking_indexes, find_candidates
-from referrals.models import HouseholdRole, NominatedPerson, Nomination, NominationStatus
+from referrals.models import HouseholdRole, NominationStatus
 from referrals.setup import current_framework
 from referrals.triage import service
 
@@ -432,36 +433,32 @@ def blocked(session, details: PersonDetails) -> int:
 
 
 def insert_nomination(session, people: list[PersonDetails], nominator: User, framework) -> uuid.UUID:
-    route = framework.routes_for(nominator.organisation.kind.value)[0]
+    """A submitted nomination of these people (the first the subject, the rest children), written as the
+    demo writes one (``referrals.journey.demo.write_nomination``)."""
     now = datetime.now(UTC)
-    nomination = Nomination(
-        reference=f"SFN-{uuid.uuid4().hex[:6].upper()}",
+    nominees = [
+        Nominee(
+            p.given_name,
+            p.family_name,
+            p.date_of_birth,
+            nhs_number=p.nhs_number,
+            postcode=p.postcode,
+            role=HouseholdRole.SUBJECT if i == 0 else HouseholdRole.CHILD,
+        )
+        for i, p in enumerate(people)
+    ]
+    nomination = write_nomination(
+        session,
+        framework=framework,
+        nominator=nominator,
+        route=framework.routes_for(nominator.organisation.kind.value)[0],
+        people=nominees,
         status=NominationStatus.SUBMITTED,
-        framework_key=framework.key,
-        framework_version=framework.version,
-        route_key=route.key,
-        category=route.category,
-        organisation_id=nominator.organisation_id,
-        nominator_id=nominator.id,
-        no_immediate_risk=True,
-        concern="A benchmark nomination.",
+        created_at=now - timedelta(days=1),
         submitted_at=now - timedelta(days=1),
-        people=[
-            NominatedPerson(
-                ordinal=i,
-                role=HouseholdRole.SUBJECT if i == 0 else HouseholdRole.CHILD,
-                given_name=p.given_name,
-                family_name=p.family_name,
-                date_of_birth=p.date_of_birth,
-                postcode=p.postcode,
-                nhs_number=p.nhs_number,
-                nhs_number_index=blind_index("nhs_number", p.nhs_number) if p.nhs_number else None,
-            )
-            for i, p in enumerate(people)
-        ],
+        reference=f"SFN-{uuid.uuid4().hex[:6].upper()}",
+        concern="A benchmark nomination.",
     )
-    session.add(nomination)
-    session.flush()
     return nomination.id
 
 
